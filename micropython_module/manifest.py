@@ -1,0 +1,3 @@
+# The Python part of uwebsocket, frozen into firmware next to the C module:
+# include this file from a board's manifest.
+module("uwebsocket_asyncio.py")

@@ -1,0 +1,1306 @@
+/*
+ * uwebsocket: RFC 6455 WebSockets for MicroPython.
+ *
+ * This file is the shim between MicroPython and the protocol core (Rust,
+ * src/): it moves bytes between MicroPython streams and the buffers the core
+ * points at, allocates the objects a script gets back, and raises
+ * exceptions. It holds no protocol logic: what a frame means, when a close
+ * is owed, which close code an error maps to, is the core's decision
+ * (uwebsocket_core.h, generated from src/ffi.rs).
+ */
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/stream.h"
+#include "py/objstr.h"
+#include "py/mperrno.h"
+#include "py/mphal.h"
+#include "py/objexcept.h"
+#include "py/unicode.h"
+
+#include "uws_host.h"
+#include "uwebsocket_core.h"
+
+#ifndef MICROPY_PY_UWEBSOCKET_MAX_SIZE
+// Default limit for one message (bytes); a script raises it with max_size=.
+#define MICROPY_PY_UWEBSOCKET_MAX_SIZE (65536)
+#endif
+#ifndef MICROPY_PY_UWEBSOCKET_MAX_HEAD
+// Largest HTTP request/response head accepted in a handshake (431 beyond).
+#define MICROPY_PY_UWEBSOCKET_MAX_HEAD (4096)
+#endif
+// Frames up to this size are built on the C stack and written in one call.
+#define UWS_STACK_FRAME (256)
+// How long close() waits for the peer's Close when the stream blocks (ms).
+#define UWS_CLOSE_TIMEOUT_MS (2000)
+// How long a write may stay stuck on a full non-blocking socket (ms).
+#define UWS_WRITE_TIMEOUT_MS (10000)
+
+/******************************************************************************/
+// Host hooks the core calls (uws_host.h).
+
+#if defined(__unix__) || defined(__APPLE__)
+void uws_host_random(uint8_t *buf, size_t len) {
+    mp_hal_get_random(len, buf);
+}
+#else
+// Ports without a C-level random source: draw from os.urandom (hardware RNG
+// where there is one) or random.getrandbits, a pool at a time.
+MP_REGISTER_ROOT_POINTER(mp_obj_t uwebsocket_random_pool);
+void uws_host_random(uint8_t *buf, size_t len) {
+    static size_t pool_used = 32;
+    while (len > 0) {
+        if (pool_used >= 32 || MP_STATE_VM(uwebsocket_random_pool) == MP_OBJ_NULL) {
+            mp_obj_t pool;
+            nlr_buf_t nlr;
+            if (nlr_push(&nlr) == 0) {
+                mp_obj_t os = mp_import_name(MP_QSTR_os, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+                pool = mp_call_function_1(mp_load_attr(os, MP_QSTR_urandom), MP_OBJ_NEW_SMALL_INT(32));
+                nlr_pop();
+            } else {
+                mp_obj_t random = mp_import_name(MP_QSTR_random, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+                mp_obj_t getrandbits = mp_load_attr(random, MP_QSTR_getrandbits);
+                byte bits[32];
+                for (int i = 0; i < 32; i += 4) {
+                    mp_uint_t r = mp_obj_get_int_truncated(mp_call_function_1(getrandbits, MP_OBJ_NEW_SMALL_INT(32)));
+                    memcpy(bits + i, &r, 4);
+                }
+                pool = mp_obj_new_bytes(bits, 32);
+            }
+            MP_STATE_VM(uwebsocket_random_pool) = pool;
+            pool_used = 0;
+        }
+        mp_buffer_info_t bufinfo;
+        mp_get_buffer_raise(MP_STATE_VM(uwebsocket_random_pool), &bufinfo, MP_BUFFER_READ);
+        size_t n = MIN(len, 32 - pool_used);
+        memcpy(buf, (byte *)bufinfo.buf + pool_used, n);
+        pool_used += n;
+        buf += n;
+        len -= n;
+    }
+}
+#endif
+
+void uws_host_fatal(void) {
+    mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: internal error"));
+}
+
+/******************************************************************************/
+// Exceptions.
+
+// ConnectionClosed(code, reason): the connection is closed, by either side
+// or by a protocol error; .code and .reason say how.
+// HandshakeError(status, message): the opening handshake failed; .status is
+// the HTTP status answered (server) or received (client).
+static void uws_exception_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    if (dest[0] == MP_OBJ_NULL) {
+        mp_obj_exception_t *self = MP_OBJ_TO_PTR(self_in);
+        size_t index = (attr == MP_QSTR_code || attr == MP_QSTR_status) ? 0
+            : (attr == MP_QSTR_reason || attr == MP_QSTR_message) ? 1 : 2;
+        if (index < 2) {
+            dest[0] = index < self->args->len ? self->args->items[index] : mp_const_none;
+            return;
+        }
+    }
+    mp_obj_exception_attr(self_in, attr, dest);
+}
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    uws_type_ConnectionClosed, MP_QSTR_ConnectionClosed, MP_TYPE_FLAG_NONE,
+    make_new, mp_obj_exception_make_new,
+    print, mp_obj_exception_print,
+    attr, uws_exception_attr,
+    parent, &mp_type_Exception
+    );
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    uws_type_HandshakeError, MP_QSTR_HandshakeError, MP_TYPE_FLAG_NONE,
+    make_new, mp_obj_exception_make_new,
+    print, mp_obj_exception_print,
+    attr, uws_exception_attr,
+    parent, &mp_type_Exception
+    );
+
+static NORETURN void uws_raise(const mp_obj_type_t *type, mp_int_t number, const byte *text, size_t len) {
+    mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(number), mp_obj_new_str((const char *)text, len) };
+    nlr_raise(mp_obj_new_exception_args(type, 2, args));
+}
+
+/******************************************************************************/
+// Stream helpers.
+
+// Read up to len bytes. Returns the count (0 at end of stream), or -1 when a
+// non-blocking stream has nothing now. Other errors raise OSError; the
+// connection state is untouched, so a timed-out read can be retried.
+static mp_int_t uws_read_some(mp_obj_t stream, byte *buf, size_t len) {
+    const mp_stream_p_t *p = mp_get_stream(stream);
+    int err;
+    mp_uint_t n = p->read(stream, buf, len, &err);
+    if (n == MP_STREAM_ERROR) {
+        if (mp_is_nonblocking_error(err)) {
+            return -1;
+        }
+        mp_raise_OSError(err);
+    }
+    return n;
+}
+
+// Write all of buf, waiting out a full non-blocking socket (bounded).
+static void uws_write_all(mp_obj_t stream, const byte *buf, size_t len) {
+    const mp_stream_p_t *p = mp_get_stream(stream);
+    mp_uint_t waited = 0;
+    while (len > 0) {
+        int err;
+        mp_uint_t n = p->write(stream, buf, len, &err);
+        if (n == MP_STREAM_ERROR) {
+            if (!mp_is_nonblocking_error(err) || waited >= UWS_WRITE_TIMEOUT_MS) {
+                mp_raise_OSError(mp_is_nonblocking_error(err) ? MP_ETIMEDOUT : err);
+            }
+            mp_hal_delay_ms(1);
+            waited += 1;
+            continue;
+        }
+        buf += n;
+        len -= n;
+    }
+}
+
+static void uws_stream_close(mp_obj_t stream) {
+    const mp_stream_p_t *p = mp_get_stream(stream);
+    int err;
+    p->ioctl(stream, MP_STREAM_CLOSE, 0, &err);
+}
+
+// Read an HTTP head (up to and including the blank line) without reading a
+// byte past it: frames may follow at once. Reads at most as many bytes as
+// could still belong to the terminator, so never overshoots. Returns false
+// when the head is longer than max (the caller answers 431).
+static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max) {
+    static const char terminator[] = "\r\n\r\n";
+    size_t matched = 0;
+    while (matched < 4) {
+        if (head->len >= max) {
+            return false;
+        }
+        size_t want = MIN(4 - matched, max - head->len);
+        byte *dst = (byte *)vstr_add_len(head, want);
+        mp_int_t n = uws_read_some(stream, dst, want);
+        if (n <= 0) {
+            head->len -= want;
+            // A non-blocking socket with nothing yet: wait briefly. Heads
+            // arrive within one round trip; the stream's own timeout bounds
+            // blocking reads.
+            if (n == -1) {
+                mp_hal_delay_ms(1);
+                continue;
+            }
+            mp_raise_OSError(MP_ECONNRESET);
+        }
+        head->len -= want - n;
+        for (mp_int_t i = 0; i < n; ++i) {
+            char c = dst[i];
+            matched = c == terminator[matched] ? matched + 1 : (c == '\r' ? 1 : 0);
+        }
+    }
+    return true;
+}
+
+/******************************************************************************/
+// The WebSocket type.
+
+typedef struct _mp_obj_websocket_t {
+    mp_obj_base_t base;
+    mp_obj_t stream;
+    // From the handshake: the request path, its headers (a dict with
+    // lower-case names), the negotiated subprotocol. None when wrapped.
+    mp_obj_t path;
+    mp_obj_t headers;
+    mp_obj_t subprotocol;
+    // The message recv() is assembling (kept across non-blocking calls).
+    byte *msg_buf;
+    size_t msg_len;
+    size_t msg_alloc;
+    uint16_t close_code;
+    bool stream_closed;
+    bool more;
+    // The core's connection state (uws_conn_size() bytes), 8-byte aligned.
+    uint64_t conn[];
+} mp_obj_websocket_t;
+
+#define CONN(self) ((uws_conn *)(self)->conn)
+
+static const mp_obj_type_t uws_type_WebSocket;
+
+static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_size) {
+    mp_get_stream_raise(stream, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
+    if (max_size < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("max_size must be >= 0"));
+    }
+    size_t words = (uws_conn_size() + sizeof(uint64_t) - 1) / sizeof(uint64_t);
+    mp_obj_websocket_t *self = mp_obj_malloc_var(mp_obj_websocket_t, conn, uint64_t, words, &uws_type_WebSocket);
+    self->stream = stream;
+    self->path = mp_const_none;
+    self->headers = mp_const_none;
+    self->subprotocol = mp_const_none;
+    self->msg_buf = NULL;
+    self->msg_len = 0;
+    self->msg_alloc = 0;
+    self->close_code = 0;
+    self->stream_closed = false;
+    self->more = false;
+    if (!uws_conn_init(CONN(self), server, max_size, 0)) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: misaligned connection"));
+    }
+    return self;
+}
+
+static void uws_drop_message(mp_obj_websocket_t *self) {
+    m_del(byte, self->msg_buf, self->msg_alloc);
+    self->msg_buf = NULL;
+    self->msg_len = 0;
+    self->msg_alloc = 0;
+}
+
+// Send one frame: header and payload in one write where memory allows, so
+// small messages never meet Nagle's algorithm as two segments. In the
+// client role the payload is masked on its way out (the caller's data is
+// not modified).
+static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t header_len,
+    const byte *key, const byte *payload, size_t len) {
+    size_t total = header_len + len;
+    byte stack[UWS_STACK_FRAME];
+    byte *frame = total <= sizeof(stack) ? stack : m_new_maybe(byte, total);
+    if (frame != NULL) {
+        memcpy(frame, header, header_len);
+        uws_mask_copy(frame + header_len, payload, len, key, 0);
+        uws_write_all(self->stream, frame, total);
+        if (frame != stack) {
+            m_del(byte, frame, total);
+        }
+        return;
+    }
+    // Out of memory for one buffer: header first, then the payload in
+    // stack-sized pieces.
+    uws_write_all(self->stream, header, header_len);
+    for (size_t done = 0; done < len;) {
+        size_t n = MIN(sizeof(stack), len - done);
+        uws_mask_copy(stack, payload + done, n, key, done);
+        uws_write_all(self->stream, stack, n);
+        done += n;
+    }
+}
+
+static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byte *payload, size_t len) {
+    byte header[UWS_MAX_HEADER];
+    byte key[4];
+    int32_t n = uws_tx_control_header(CONN(self), opcode, len, header, key);
+    if (n == UWS_TX_CLOSED) {
+        uws_raise(&uws_type_ConnectionClosed, self->close_code ? self->close_code : 1006,
+            (const byte *)"connection is closed", 20);
+    } else if (n < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
+    }
+    uws_write_frame(self, header, n, key, payload, len);
+}
+
+static void uws_close_stream(mp_obj_websocket_t *self) {
+    if (!self->stream_closed) {
+        self->stream_closed = true;
+        uws_transport_closed(CONN(self));
+        uws_stream_close(self->stream);
+    }
+}
+
+// Send our Close frame, ignoring a transport that already failed (the
+// close is then abnormal anyway).
+static void uws_send_close_quietly(mp_obj_websocket_t *self, uint16_t code, const byte *reason, size_t reason_len) {
+    byte payload[UWS_MAX_CONTROL];
+    int32_t n = uws_close_payload(code, reason, reason_len, payload);
+    if (n < 0) {
+        n = uws_close_payload(code, NULL, 0, payload);
+    }
+    if (n < 0) {
+        return;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        uws_send_control(self, UWS_OP_CLOSE, payload, n);
+        nlr_pop();
+    }
+}
+
+// The connection has ended: raise ConnectionClosed with what ended it.
+static NORETURN void uws_raise_closed(mp_obj_websocket_t *self) {
+    size_t len = 0;
+    const uint8_t *reason = NULL;
+    mp_int_t code = self->close_code;
+    if (code == 0) {
+        code = uws_close_code(CONN(self));
+        reason = uws_close_reason(CONN(self), &len);
+        if (code == 0) {
+            code = 1006;
+            reason = (const uint8_t *)"connection lost";
+            len = 15;
+        }
+    } else {
+        reason = uws_error_message(CONN(self), &len);
+    }
+    uws_raise(&uws_type_ConnectionClosed, code, reason, len);
+}
+
+// Act on an event that is not a message: answer pings, finish closes, fail
+// on errors. Returns normally for pings and pongs.
+static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
+    size_t len;
+    const uint8_t *payload;
+    switch (event) {
+        case UWS_EV_PING:
+            // §5.5.2: answer with a Pong carrying the same payload.
+            payload = uws_control_payload(CONN(self), &len);
+            if (uws_state(CONN(self)) == UWS_STATE_OPEN) {
+                uws_send_control(self, UWS_OP_PONG, payload, len);
+            }
+            return;
+        case UWS_EV_PONG:
+            return;
+        case UWS_EV_CLOSE:
+            if (uws_state(CONN(self)) == UWS_STATE_CLOSE_RECEIVED) {
+                // §5.5.1: echo the peer's code in our Close.
+                uint16_t code = uws_close_code(CONN(self));
+                uws_send_close_quietly(self, code == 1005 ? 1000 : code, NULL, 0);
+                if (code == 1005) {
+                    uws_send_close_quietly(self, 0, NULL, 0);
+                }
+            }
+            uws_close_stream(self);
+            uws_raise_closed(self);
+        default:
+            // A protocol error: fail the connection with the core's code.
+            self->close_code = -event;
+            if (uws_state(CONN(self)) == UWS_STATE_FAILED) {
+                size_t mlen;
+                const uint8_t *message = uws_error_message(CONN(self), &mlen);
+                uws_send_close_quietly(self, -event, message, mlen);
+            }
+            uws_close_stream(self);
+            uws_raise_closed(self);
+    }
+}
+
+// Make room for `want` more payload bytes in the message buffer. Over the
+// memory there is, the connection fails with 1009 rather than leaving the
+// interpreter with a half-read frame.
+static byte *uws_message_space(mp_obj_websocket_t *self, size_t want) {
+    size_t need = self->msg_len + want + 1; // +1: str/bytes objects end in NUL
+    if (need > self->msg_alloc) {
+        byte *buf = m_renew_maybe(byte, self->msg_buf, self->msg_alloc, need, true);
+        if (buf == NULL) {
+            uws_drop_message(self);
+            self->close_code = 1009;
+            uws_send_close_quietly(self, 1009, (const byte *)"out of memory", 13);
+            uws_close_stream(self);
+            mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("message too big for memory"));
+        }
+        self->msg_buf = buf;
+        self->msg_alloc = need;
+    }
+    return self->msg_buf + self->msg_len;
+}
+
+// The largest payload read asked of a stream at once.
+#define UWS_READ_CHUNK ((uint64_t)0x7fffffff)
+
+// recv(): the next whole message as str (text) or bytes (binary); None from
+// a non-blocking stream until a whole message has arrived.
+static mp_obj_t uws_recv(mp_obj_t self_in) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    for (;;) {
+        uint8_t *internal;
+        uint64_t want = uws_rx_want(CONN(self), &internal);
+        if (want == 0) {
+            uws_raise_closed(self);
+        }
+        if (want > UWS_READ_CHUNK) {
+            want = UWS_READ_CHUNK;
+        }
+        byte *dst = internal != NULL ? internal : uws_message_space(self, want);
+        mp_int_t n = uws_read_some(self->stream, dst, want);
+        if (n < 0) {
+            return mp_const_none;
+        }
+        if (n == 0) {
+            uws_drop_message(self);
+            uws_close_stream(self);
+            uws_raise_closed(self);
+        }
+        int32_t event;
+        if (internal != NULL) {
+            event = uws_rx_filled(CONN(self), n);
+        } else {
+            event = uws_rx_data(CONN(self), dst, n);
+            self->msg_len += n;
+        }
+        if (event == UWS_EV_CONTINUE) {
+            continue;
+        }
+        if (event == UWS_EV_TEXT || event == UWS_EV_BINARY) {
+            // Hand the buffer over to the new object (no copy); the core
+            // has validated text as UTF-8 already.
+            vstr_t vstr = { .alloc = self->msg_alloc, .len = self->msg_len, .buf = (char *)self->msg_buf, .fixed_buf = false };
+            if (vstr.buf == NULL) {
+                vstr_init(&vstr, 1);
+            }
+            self->msg_buf = NULL;
+            self->msg_len = 0;
+            self->msg_alloc = 0;
+            return event == UWS_EV_TEXT ? mp_obj_new_str_from_utf8_vstr(&vstr) : mp_obj_new_bytes_from_vstr(&vstr);
+        }
+        if (event < 0) {
+            uws_drop_message(self);
+        }
+        uws_handle_control(self, event);
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(uws_recv_obj, uws_recv);
+
+// recv_into(buf): copy the next message's payload into buf without
+// allocating. Returns the number of bytes written; when the message is
+// longer than buf, .more is True and the next call continues it. None from
+// a non-blocking stream with nothing new.
+static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t size) {
+    size_t pos = 0;
+    for (;;) {
+        uint8_t *internal;
+        uint64_t want = uws_rx_want(CONN(self), &internal);
+        if (want == 0) {
+            uws_raise_closed(self);
+        }
+        if (internal == NULL) {
+            if (pos == size) {
+                self->more = true;
+                return pos;
+            }
+            want = MIN(want, (uint64_t)(size - pos));
+        }
+        byte *dst = internal != NULL ? internal : buf + pos;
+        mp_int_t n = uws_read_some(self->stream, dst, want);
+        if (n < 0) {
+            self->more = pos > 0;
+            return pos > 0 ? (mp_int_t)pos : -1;
+        }
+        if (n == 0) {
+            uws_close_stream(self);
+            uws_raise_closed(self);
+        }
+        int32_t event;
+        if (internal != NULL) {
+            event = uws_rx_filled(CONN(self), n);
+        } else {
+            event = uws_rx_data(CONN(self), dst, n);
+            pos += n;
+        }
+        if (event == UWS_EV_CONTINUE) {
+            continue;
+        }
+        if (event == UWS_EV_TEXT || event == UWS_EV_BINARY) {
+            self->more = false;
+            return pos;
+        }
+        uws_handle_control(self, event);
+    }
+}
+
+static mp_obj_t uws_recv_into(mp_obj_t self_in, mp_obj_t buf_in) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    if (self->msg_len > 0) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("recv() has a partial message pending"));
+    }
+    mp_buffer_info_t bufinfo;
+    mp_get_buffer_raise(buf_in, &bufinfo, MP_BUFFER_WRITE);
+    mp_int_t n = uws_recv_into_buf(self, bufinfo.buf, bufinfo.len);
+    return n < 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(n);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(uws_recv_into_obj, uws_recv_into);
+
+static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, const byte *data, size_t len) {
+    byte header[UWS_MAX_HEADER];
+    byte key[4];
+    int32_t n = uws_tx_data_header(CONN(self), text, fin, len, header, key);
+    if (n == UWS_TX_IN_PROGRESS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
+    } else if (n < 0) {
+        uws_raise_closed(self);
+    }
+    uws_write_frame(self, header, n, key, data, len);
+}
+
+// send(data, fin=True): str is sent as a text message, any other buffer as
+// binary. fin=False sends a fragment: the message continues with the next
+// send() calls (of the same type) until one with fin=True.
+static mp_obj_t uws_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_data, ARG_fin };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_data, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_fin, MP_ARG_BOOL, {.u_bool = true} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    mp_obj_t data = args[ARG_data].u_obj;
+    bool text = mp_obj_is_str(data);
+    mp_buffer_info_t bufinfo;
+    mp_get_buffer_raise(data, &bufinfo, MP_BUFFER_READ);
+    uws_send_data(self, text, args[ARG_fin].u_bool, bufinfo.buf, bufinfo.len);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_send_obj, 2, uws_send);
+
+// ping(data=b""): send a Ping (at most 125 bytes); the Pong is absorbed by
+// recv().
+static mp_obj_t uws_ping(size_t n_args, const mp_obj_t *args) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(args[0]);
+    mp_buffer_info_t bufinfo = { .buf = NULL, .len = 0 };
+    if (n_args > 1) {
+        mp_get_buffer_raise(args[1], &bufinfo, MP_BUFFER_READ);
+    }
+    uws_send_control(self, UWS_OP_PING, bufinfo.buf, bufinfo.len);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_ping_obj, 1, 2, uws_ping);
+
+// Wait (bounded) for the peer's Close after ours, discarding messages.
+static void uws_await_close(mp_obj_websocket_t *self) {
+    mp_uint_t start = mp_hal_ticks_ms();
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        byte scratch[64];
+        while (uws_state(CONN(self)) == UWS_STATE_CLOSE_SENT
+               && mp_hal_ticks_ms() - start < UWS_CLOSE_TIMEOUT_MS) {
+            self->more = false;
+            if (uws_recv_into_buf(self, scratch, sizeof(scratch)) < 0) {
+                mp_hal_delay_ms(1);
+            }
+        }
+        nlr_pop();
+    }
+}
+
+// close(code=1000, reason=""): start the close handshake (§7.1.2), wait
+// briefly for the peer's answer, then close the stream.
+static mp_obj_t uws_close(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_code, ARG_reason };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_code, MP_ARG_INT, {.u_int = 1000} },
+        { MP_QSTR_reason, MP_ARG_OBJ, {.u_obj = mp_const_empty_bytes} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    mp_buffer_info_t reason;
+    mp_get_buffer_raise(args[ARG_reason].u_obj, &reason, MP_BUFFER_READ);
+    byte payload[UWS_MAX_CONTROL];
+    mp_int_t code = args[ARG_code].u_int;
+    int32_t n = (code < 0 || code > 0xffff) ? UWS_TX_INVALID : uws_close_payload(code, reason.buf, reason.len, payload);
+    if (n < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid close code, or reason over 123 bytes"));
+    }
+    uint8_t state = uws_state(CONN(self));
+    if (!self->stream_closed && (state == UWS_STATE_OPEN || state == UWS_STATE_CLOSE_RECEIVED)) {
+        uws_send_control(self, UWS_OP_CLOSE, payload, n);
+        if (self->close_code == 0 && state == UWS_STATE_OPEN) {
+            self->close_code = code;
+        }
+        uws_await_close(self);
+    }
+    uws_drop_message(self);
+    uws_close_stream(self);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_close_obj, 1, uws_close);
+
+static mp_obj_t uws_exit(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(args[0]);
+    if (!self->stream_closed) {
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            uws_close(1, args, NULL);
+            nlr_pop();
+        } else {
+            uws_close_stream(self);
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_exit_obj, 4, 4, uws_exit);
+
+static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    if (dest[0] != MP_OBJ_NULL) {
+        return;
+    }
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    size_t len;
+    const uint8_t *reason;
+    switch (attr) {
+        case MP_QSTR_path:
+            dest[0] = self->path;
+            return;
+        case MP_QSTR_headers:
+            dest[0] = self->headers;
+            return;
+        case MP_QSTR_subprotocol:
+            dest[0] = self->subprotocol;
+            return;
+        case MP_QSTR_more:
+            dest[0] = mp_obj_new_bool(self->more);
+            return;
+        case MP_QSTR_text:
+            dest[0] = mp_obj_new_bool(uws_rx_is_text(CONN(self)));
+            return;
+        case MP_QSTR_closed:
+            dest[0] = mp_obj_new_bool(self->stream_closed || uws_state(CONN(self)) >= UWS_STATE_FAILED);
+            return;
+        case MP_QSTR_close_code: {
+            mp_int_t code = uws_close_code(CONN(self));
+            dest[0] = code ? MP_OBJ_NEW_SMALL_INT(code) : self->close_code ? MP_OBJ_NEW_SMALL_INT(self->close_code) : mp_const_none;
+            return;
+        }
+        case MP_QSTR_close_reason:
+            reason = uws_close_reason(CONN(self), &len);
+            dest[0] = uws_close_code(CONN(self)) ? mp_obj_new_str((const char *)reason, len) : mp_const_none;
+            return;
+        case MP_QSTR_stream:
+            dest[0] = self->stream;
+            return;
+        default:
+            // Methods come from the locals dict.
+            dest[1] = MP_OBJ_SENTINEL;
+    }
+}
+
+// Stream protocol: read() gives message payload bytes (boundaries not
+// kept, like the built-in websocket module), write() sends a binary
+// message, and poll/close go to the underlying stream, so a WebSocket can
+// be registered with select.poll and used by asyncio.
+static mp_uint_t uws_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, int *errcode) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    if (uws_rx_want(CONN(self), &(uint8_t *){NULL}) == 0) {
+        return 0;
+    }
+    mp_int_t n = uws_recv_into_buf(self, buf, size);
+    if (n < 0) {
+        *errcode = MP_EAGAIN;
+        return MP_STREAM_ERROR;
+    }
+    return n;
+}
+
+static mp_uint_t uws_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t size, int *errcode) {
+    (void)errcode;
+    uws_send_data(MP_OBJ_TO_PTR(self_in), false, true, buf, size);
+    return size;
+}
+
+static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg, int *errcode) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    if (request == MP_STREAM_CLOSE) {
+        uws_close_stream(self);
+        return 0;
+    }
+    const mp_stream_p_t *p = mp_get_stream(self->stream);
+    return p->ioctl(self->stream, request, arg, errcode);
+}
+
+static mp_obj_t uws_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
+    (void)type;
+    enum { ARG_stream, ARG_server_side, ARG_max_size };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_stream, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_server_side, MP_ARG_BOOL, {.u_bool = true} },
+        { MP_QSTR_max_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_SIZE} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    return MP_OBJ_FROM_PTR(uws_new(args[ARG_stream].u_obj, args[ARG_server_side].u_bool, args[ARG_max_size].u_int));
+}
+
+static const mp_rom_map_elem_t uws_websocket_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_recv), MP_ROM_PTR(&uws_recv_obj) },
+    { MP_ROM_QSTR(MP_QSTR_recv_into), MP_ROM_PTR(&uws_recv_into_obj) },
+    { MP_ROM_QSTR(MP_QSTR_send), MP_ROM_PTR(&uws_send_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ping), MP_ROM_PTR(&uws_ping_obj) },
+    { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&uws_close_obj) },
+    { MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&mp_identity_obj) },
+    { MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&uws_exit_obj) },
+    { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&mp_stream_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&mp_stream_readinto_obj) },
+    { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&mp_stream_write_obj) },
+};
+static MP_DEFINE_CONST_DICT(uws_websocket_locals_dict, uws_websocket_locals_dict_table);
+
+static const mp_stream_p_t uws_stream_p = {
+    .read = uws_stream_read,
+    .write = uws_stream_write,
+    .ioctl = uws_stream_ioctl,
+};
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    uws_type_WebSocket, MP_QSTR_WebSocket, MP_TYPE_FLAG_ITER_IS_STREAM,
+    make_new, uws_make_new,
+    attr, uws_attr,
+    protocol, &uws_stream_p,
+    locals_dict, &uws_websocket_locals_dict
+    );
+
+/******************************************************************************/
+// The opening handshake (§4): the core validates and writes; this part reads
+// heads from the stream and turns spans into Python objects.
+
+// A str for a header value, or bytes when it is not UTF-8.
+static mp_obj_t uws_text_or_bytes(const byte *data, size_t len) {
+    if (utf8_check(data, len)) {
+        return mp_obj_new_str((const char *)data, len);
+    }
+    return mp_obj_new_bytes(data, len);
+}
+
+static mp_obj_t uws_span_str(const byte *base, uws_span span) {
+    return mp_obj_new_str((const char *)base + span.start, span.len);
+}
+
+// uwebsocket.Request: a parsed HTTP request head, to answer as plain HTTP
+// or to upgrade with accept(sock, request=...). Attributes: method, path,
+// headers (dict, lower-case names; repeated headers joined with ", "),
+// upgrade (True when it asks for a WebSocket), raw (the head's bytes).
+typedef struct _mp_obj_uws_request_t {
+    mp_obj_base_t base;
+    mp_obj_t method;
+    mp_obj_t path;
+    mp_obj_t headers;
+    mp_obj_t raw;
+    bool upgrade;
+} mp_obj_uws_request_t;
+
+static void uws_request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    if (dest[0] != MP_OBJ_NULL) {
+        return;
+    }
+    mp_obj_uws_request_t *self = MP_OBJ_TO_PTR(self_in);
+    switch (attr) {
+        case MP_QSTR_method:
+            dest[0] = self->method;
+            break;
+        case MP_QSTR_path:
+            dest[0] = self->path;
+            break;
+        case MP_QSTR_headers:
+            dest[0] = self->headers;
+            break;
+        case MP_QSTR_raw:
+            dest[0] = self->raw;
+            break;
+        case MP_QSTR_upgrade:
+            dest[0] = mp_obj_new_bool(self->upgrade);
+            break;
+    }
+}
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    uws_type_Request, MP_QSTR_Request, MP_TYPE_FLAG_NONE,
+    attr, uws_request_attr
+    );
+
+// Write a complete HTTP error/response and close the stream, then raise
+// HandshakeError(status, message).
+static NORETURN void uws_refuse(mp_obj_t stream, const byte *response, size_t response_len,
+    mp_int_t status, const byte *message, size_t message_len) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        uws_write_all(stream, response, response_len);
+        nlr_pop();
+    }
+    uws_stream_close(stream);
+    uws_raise(&uws_type_HandshakeError, status, message, message_len);
+}
+
+// Answer a head that cannot even be parsed (or is too long), the core
+// writing the response.
+static NORETURN void uws_refuse_head(mp_obj_t stream, const vstr_t *head, bool complete) {
+    byte out[256];
+    uws_handshake result;
+    uws_server_handshake((const byte *)head->buf, head->len, complete, NULL, 0, NULL, 0, NULL, 0, out, sizeof(out), &result);
+    uws_refuse(stream, out, result.response_len, result.status, result.message, result.message_len);
+}
+
+static mp_obj_uws_request_t *uws_request_from_head(mp_obj_t stream, vstr_t *head) {
+    uws_request parsed;
+    if (uws_request_parse((const byte *)head->buf, head->len, &parsed) != 0) {
+        uws_refuse_head(stream, head, true);
+    }
+    const byte *base = (const byte *)head->buf;
+    mp_obj_uws_request_t *req = mp_obj_malloc(mp_obj_uws_request_t, &uws_type_Request);
+    req->method = uws_span_str(base, parsed.method);
+    req->path = uws_text_or_bytes(base + parsed.path.start, parsed.path.len);
+    req->upgrade = parsed.upgrade;
+    req->headers = mp_obj_new_dict(parsed.header_count);
+    for (size_t i = 0; i < parsed.header_count; ++i) {
+        vstr_t name;
+        vstr_init(&name, parsed.names[i].len);
+        for (size_t j = 0; j < parsed.names[i].len; ++j) {
+            vstr_add_byte(&name, unichar_tolower(base[parsed.names[i].start + j]));
+        }
+        mp_obj_t key = mp_obj_new_str_from_vstr(&name);
+        mp_obj_t value = uws_text_or_bytes(base + parsed.values[i].start, parsed.values[i].len);
+        mp_map_elem_t *elem = mp_map_lookup(mp_obj_dict_get_map(req->headers), key, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND);
+        if (elem->value != MP_OBJ_NULL && mp_obj_is_str(elem->value) && mp_obj_is_str(value)) {
+            // RFC 9110 §5.3: repeated fields combine into a comma list.
+            value = mp_binary_op(MP_BINARY_OP_ADD, mp_binary_op(MP_BINARY_OP_ADD, elem->value, MP_OBJ_NEW_QSTR(MP_QSTR__comma__space_)), value);
+        }
+        elem->value = value;
+    }
+    req->raw = mp_obj_new_bytes_from_vstr(head);
+    return req;
+}
+
+static mp_obj_uws_request_t *uws_read_request_from(mp_obj_t stream, mp_int_t max_head) {
+    vstr_t head;
+    vstr_init(&head, 256);
+    bool complete = uws_read_head(stream, &head, max_head);
+    if (!complete) {
+        uws_refuse_head(stream, &head, false);
+    }
+    return uws_request_from_head(stream, &head);
+}
+
+// read_request(sock, *, max_head=4096): read one HTTP request head. A head
+// too long or not HTTP is answered (431, 400) and raises HandshakeError.
+static mp_obj_t uws_read_request(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_sock, ARG_max_head };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_get_stream_raise(args[ARG_sock].u_obj, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
+    return MP_OBJ_FROM_PTR(uws_read_request_from(args[ARG_sock].u_obj, args[ARG_max_head].u_int));
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_read_request_obj, 1, uws_read_request);
+
+// Join a list of str into "a<sep>b<sep>c"; None gives an empty vstr.
+static void uws_join(vstr_t *out, mp_obj_t list, const char *sep) {
+    if (list == mp_const_none) {
+        return;
+    }
+    if (mp_obj_is_str(list)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("expected a list of str"));
+    }
+    mp_obj_iter_buf_t iter_buf;
+    mp_obj_t iterable = mp_getiter(list, &iter_buf);
+    mp_obj_t item;
+    while ((item = mp_iternext(iterable)) != MP_OBJ_STOP_ITERATION) {
+        size_t len;
+        const char *s = mp_obj_str_get_data(item, &len);
+        for (size_t i = 0; i < len; ++i) {
+            if (s[i] == ',' || s[i] == '\r' || s[i] == '\n' || s[i] == ' ') {
+                mp_raise_ValueError(MP_ERROR_TEXT("invalid subprotocol or origin"));
+            }
+        }
+        if (out->len > 0) {
+            vstr_add_str(out, sep);
+        }
+        vstr_add_strn(out, s, len);
+    }
+}
+
+// Format extra headers (a dict or a list of (name, value) pairs) as header
+// lines. CR and LF are refused: they would let a value inject headers.
+static void uws_header_lines(vstr_t *out, mp_obj_t headers) {
+    if (headers == mp_const_none) {
+        return;
+    }
+    mp_obj_t items = headers;
+    if (mp_obj_is_type(headers, &mp_type_dict)) {
+        items = mp_call_function_0(mp_load_attr(headers, MP_QSTR_items));
+    }
+    mp_obj_iter_buf_t iter_buf;
+    mp_obj_t iterable = mp_getiter(items, &iter_buf);
+    mp_obj_t item;
+    while ((item = mp_iternext(iterable)) != MP_OBJ_STOP_ITERATION) {
+        mp_obj_t *pair;
+        mp_obj_get_array_fixed_n(item, 2, &pair);
+        for (int k = 0; k < 2; ++k) {
+            size_t len;
+            const char *s = mp_obj_str_get_data(pair[k], &len);
+            for (size_t i = 0; i < len; ++i) {
+                if (s[i] == '\r' || s[i] == '\n' || (k == 0 && (s[i] == ':' || s[i] == ' '))) {
+                    mp_raise_ValueError(MP_ERROR_TEXT("invalid header"));
+                }
+            }
+            vstr_add_strn(out, s, len);
+            vstr_add_str(out, k == 0 ? ": " : "\r\n");
+        }
+    }
+}
+
+// accept(sock, *, request=None, subprotocols=None, origins=None,
+//        headers=None, max_size=65536, max_head=4096):
+// the server handshake. Reads the request (unless one from read_request is
+// given), answers 101 and returns a WebSocket; a bad request is answered
+// with its HTTP error, the socket closed, and HandshakeError raised.
+static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_sock, ARG_request, ARG_subprotocols, ARG_origins, ARG_headers, ARG_max_size, ARG_max_head };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_request, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_subprotocols, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_origins, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_headers, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_max_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_SIZE} },
+        { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_obj_t sock = args[ARG_sock].u_obj;
+    mp_get_stream_raise(sock, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
+
+    // Settings first: a bad argument is the script's error, not the peer's.
+    vstr_t protocols, origins, extra;
+    vstr_init(&protocols, 32);
+    vstr_init(&origins, 32);
+    vstr_init(&extra, 32);
+    uws_join(&protocols, args[ARG_subprotocols].u_obj, ", ");
+    uws_join(&origins, args[ARG_origins].u_obj, ",");
+    uws_header_lines(&extra, args[ARG_headers].u_obj);
+
+    mp_obj_uws_request_t *req;
+    if (args[ARG_request].u_obj != mp_const_none) {
+        if (!mp_obj_is_type(args[ARG_request].u_obj, &uws_type_Request)) {
+            mp_raise_TypeError(MP_ERROR_TEXT("request must come from read_request()"));
+        }
+        req = MP_OBJ_TO_PTR(args[ARG_request].u_obj);
+    } else {
+        req = uws_read_request_from(sock, args[ARG_max_head].u_int);
+    }
+    mp_buffer_info_t head;
+    mp_get_buffer_raise(req->raw, &head, MP_BUFFER_READ);
+
+    vstr_t out;
+    vstr_init(&out, 256 + protocols.len + extra.len);
+    uws_handshake result;
+    bool ok = uws_server_handshake(head.buf, head.len, true,
+        (const byte *)protocols.buf, protocols.len,
+        args[ARG_origins].u_obj == mp_const_none ? NULL : (const byte *)origins.buf, origins.len,
+        (const byte *)extra.buf, extra.len, (byte *)out.buf, out.alloc, &result);
+    if (!ok) {
+        uws_refuse(sock, (const byte *)out.buf, result.response_len, result.status, result.message, result.message_len);
+    }
+    uws_write_all(sock, (const byte *)out.buf, result.response_len);
+    vstr_clear(&out);
+    mp_obj_websocket_t *ws = uws_new(sock, true, args[ARG_max_size].u_int);
+    ws->path = req->path;
+    ws->headers = req->headers;
+    if (result.protocol.len > 0) {
+        ws->subprotocol = uws_span_str((const byte *)protocols.buf, result.protocol);
+    }
+    vstr_clear(&protocols);
+    vstr_clear(&origins);
+    vstr_clear(&extra);
+    return MP_OBJ_FROM_PTR(ws);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_accept_obj, 1, uws_accept);
+
+// respond(sock, status=200, body=b"", *, content_type="text/html",
+//         headers=None): answer a plain HTTP request (the page of a device,
+// a 404) and close the socket: one port serves HTTP and WebSockets.
+static mp_obj_t uws_respond(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_sock, ARG_status, ARG_body, ARG_content_type, ARG_headers };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_status, MP_ARG_INT, {.u_int = 200} },
+        { MP_QSTR_body, MP_ARG_OBJ, {.u_obj = mp_const_empty_bytes} },
+        { MP_QSTR_content_type, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_QSTR(MP_QSTR_text_slash_html)} },
+        { MP_QSTR_headers, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_int_t status = args[ARG_status].u_int;
+    if (status < 100 || status > 999) {
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid status"));
+    }
+    mp_buffer_info_t body;
+    mp_get_buffer_raise(args[ARG_body].u_obj, &body, MP_BUFFER_READ);
+    vstr_t out;
+    vstr_init(&out, 128);
+    mp_print_t print;
+    vstr_init_print(&out, 128, &print);
+    mp_printf(&print, "HTTP/1.1 %d \r\n", (int)status);
+    uws_header_lines(&out, mp_obj_new_list(0, NULL));
+    mp_obj_t ct[2] = { MP_OBJ_NEW_QSTR(MP_QSTR_Content_hyphen_Type), args[ARG_content_type].u_obj };
+    mp_obj_t first = mp_obj_new_tuple(2, ct);
+    uws_header_lines(&out, mp_obj_new_list(1, &first));
+    uws_header_lines(&out, args[ARG_headers].u_obj);
+    mp_printf(&print, "Content-Length: %u\r\nConnection: close\r\n\r\n", (unsigned)body.len);
+    uws_write_all(args[ARG_sock].u_obj, (const byte *)out.buf, out.len);
+    uws_write_all(args[ARG_sock].u_obj, body.buf, body.len);
+    vstr_clear(&out);
+    uws_stream_close(args[ARG_sock].u_obj);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_respond_obj, 1, uws_respond);
+
+// The parts of a ws:// or wss:// URL.
+typedef struct {
+    bool tls;
+    const char *host;  // as written: an IPv6 literal keeps its brackets
+    size_t host_len;
+    mp_int_t port;
+    const char *path;  // path and query, without the fragment
+    size_t path_len;
+} uws_url_t;
+
+static void uws_parse_url(mp_obj_t url_in, uws_url_t *url) {
+    size_t len;
+    const char *s = mp_obj_str_get_data(url_in, &len);
+    const char *end = s + len;
+    size_t scheme = 0;
+    if (len >= 5 && strncasecmp(s, "ws://", 5) == 0) {
+        url->tls = false;
+        scheme = 5;
+    } else if (len >= 6 && strncasecmp(s, "wss://", 6) == 0) {
+        url->tls = true;
+        scheme = 6;
+    } else {
+        mp_raise_ValueError(MP_ERROR_TEXT("URL must start with ws:// or wss://"));
+    }
+    const char *host = s + scheme;
+    const char *p = host;
+    if (p < end && *p == '[') {
+        while (p < end && *p != ']') {
+            ++p;
+        }
+        if (p == end) {
+            mp_raise_ValueError(MP_ERROR_TEXT("unterminated IPv6 address in URL"));
+        }
+        ++p;
+    } else {
+        while (p < end && *p != ':' && *p != '/' && *p != '?' && *p != '#' && *p != '@') {
+            ++p;
+        }
+    }
+    if (p == host || (p < end && *p == '@')) {
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid host in URL"));
+    }
+    url->host = host;
+    url->host_len = p - host;
+    url->port = url->tls ? 443 : 80;
+    if (p < end && *p == ':') {
+        mp_int_t port = 0;
+        const char *digits = ++p;
+        while (p < end && *p >= '0' && *p <= '9' && port <= 65535) {
+            port = port * 10 + (*p++ - '0');
+        }
+        if (p == digits || port < 1 || port > 65535 || (p < end && *p != '/' && *p != '?' && *p != '#')) {
+            mp_raise_ValueError(MP_ERROR_TEXT("invalid port in URL"));
+        }
+        url->port = port;
+    }
+    const char *path_end = p;
+    while (path_end < end && *path_end != '#') {
+        ++path_end;
+    }
+    url->path = p;
+    url->path_len = path_end - p;
+}
+
+enum { ARG_c_subprotocols, ARG_c_headers, ARG_c_origin, ARG_c_max_size, ARG_c_max_head, ARG_c_timeout, ARG_c_ssl, ARG_c_cadata };
+#define UWS_CLIENT_ARGS \
+    { MP_QSTR_subprotocols, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
+    { MP_QSTR_headers, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
+    { MP_QSTR_origin, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
+    { MP_QSTR_max_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_SIZE} }, \
+    { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} }, \
+    { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
+    { MP_QSTR_ssl, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
+    { MP_QSTR_cadata, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }
+
+// The client handshake on a connected stream (§4.1).
+static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, const mp_arg_val_t *args) {
+    mp_get_stream_raise(stream, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
+    vstr_t protocols, extra;
+    vstr_init(&protocols, 32);
+    vstr_init(&extra, 32);
+    uws_join(&protocols, args[ARG_c_subprotocols].u_obj, ", ");
+    uws_header_lines(&extra, args[ARG_c_headers].u_obj);
+    size_t origin_len = 0;
+    const char *origin = NULL;
+    if (args[ARG_c_origin].u_obj != mp_const_none) {
+        origin = mp_obj_str_get_data(args[ARG_c_origin].u_obj, &origin_len);
+        if (memchr(origin, '\r', origin_len) || memchr(origin, '\n', origin_len)) {
+            mp_raise_ValueError(MP_ERROR_TEXT("invalid origin"));
+        }
+    }
+    vstr_t out;
+    vstr_init(&out, 256 + url->host_len + url->path_len + protocols.len + origin_len + extra.len);
+    byte key[UWS_KEY_LEN];
+    size_t n = uws_client_request((byte *)out.buf, out.alloc, (const byte *)url->host, url->host_len,
+        url->port, url->tls ? 443 : 80, (const byte *)url->path, url->path_len,
+        (const byte *)protocols.buf, protocols.len, (const byte *)origin, origin_len,
+        (const byte *)extra.buf, extra.len, key);
+    if (n == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("request too long"));
+    }
+    uws_write_all(stream, (const byte *)out.buf, n);
+    vstr_clear(&out);
+    vstr_clear(&extra);
+
+    vstr_t head;
+    vstr_init(&head, 256);
+    if (!uws_read_head(stream, &head, args[ARG_c_max_head].u_int)) {
+        uws_stream_close(stream);
+        mp_raise_msg(&uws_type_HandshakeError, MP_ERROR_TEXT("response head too long"));
+    }
+    uws_handshake result;
+    if (!uws_client_response((const byte *)head.buf, head.len, key, (const byte *)protocols.buf, protocols.len, &result)) {
+        uws_stream_close(stream);
+        if (result.status != 0 && result.status != 101) {
+            // A refusal: report the server's status line.
+            const char *eol = memchr(head.buf, '\r', head.len);
+            uws_raise(&uws_type_HandshakeError, result.status, (const byte *)head.buf, eol ? (size_t)(eol - head.buf) : head.len);
+        }
+        uws_raise(&uws_type_HandshakeError, result.status, result.message, result.message_len);
+    }
+    mp_obj_websocket_t *ws = uws_new(stream, false, args[ARG_c_max_size].u_int);
+    ws->path = mp_obj_new_str(url->path_len ? url->path : "/", url->path_len ? url->path_len : 1);
+    if (result.protocol.len > 0) {
+        ws->subprotocol = uws_span_str((const byte *)head.buf, result.protocol);
+    }
+    vstr_clear(&head);
+    vstr_clear(&protocols);
+    return MP_OBJ_FROM_PTR(ws);
+}
+
+// client(stream, url, **options): the client handshake on a stream the
+// script connected itself (its own TLS, a proxy...). The URL gives Host and
+// path. Options as for connect().
+static mp_obj_t uws_client(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = { UWS_CLIENT_ARGS };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    if (n_args != 2) {
+        mp_raise_TypeError(MP_ERROR_TEXT("client(stream, url, ...)"));
+    }
+    mp_arg_parse_all(0, NULL, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    uws_url_t url;
+    uws_parse_url(pos_args[1], &url);
+    return uws_client_handshake(pos_args[0], &url, args);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_client_obj, 2, uws_client);
+
+static mp_obj_t uws_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args) {
+    mp_obj_t call[2 + 4];
+    mp_load_method(obj, name, call);
+    for (size_t i = 0; i < n_args; ++i) {
+        call[2 + i] = args[i];
+    }
+    return mp_call_method_n_kw(n_args, 0, call);
+}
+
+// connect(url, *, subprotocols=None, headers=None, origin=None,
+//         max_size=65536, max_head=4096, timeout=None, ssl=None, cadata=None):
+// resolve, connect, (for wss://) wrap in TLS with server name indication,
+// and do the client handshake. timeout (seconds) applies to connecting, the
+// handshake and later blocking reads. For wss://, `ssl` is a ready
+// SSLContext; otherwise a new one verifies the server against `cadata`
+// (DER bytes of a CA certificate) when given, and does not verify without.
+static mp_obj_t uws_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = { UWS_CLIENT_ARGS };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    if (n_args != 1) {
+        mp_raise_TypeError(MP_ERROR_TEXT("connect(url, ...)"));
+    }
+    mp_arg_parse_all(0, NULL, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    uws_url_t url;
+    uws_parse_url(pos_args[0], &url);
+
+    mp_obj_t socket_mod = mp_import_name(MP_QSTR_socket, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+    // getaddrinfo wants the bare address, without an IPv6 literal's brackets.
+    size_t bracket = url.host[0] == '[' ? 1 : 0;
+    mp_obj_t gai_args[4] = {
+        mp_obj_new_str(url.host + bracket, url.host_len - 2 * bracket),
+        MP_OBJ_NEW_SMALL_INT(url.port),
+        MP_OBJ_NEW_SMALL_INT(0),
+        mp_load_attr(socket_mod, MP_QSTR_SOCK_STREAM),
+    };
+    mp_obj_t infos = mp_call_function_n_kw(mp_load_attr(socket_mod, MP_QSTR_getaddrinfo), 4, 0, gai_args);
+    mp_obj_t *info;
+    size_t n_infos;
+    mp_obj_get_array(infos, &n_infos, &info);
+    if (n_infos == 0) {
+        mp_raise_OSError(MP_ENOENT);
+    }
+    mp_obj_t *ai;
+    mp_obj_get_array_fixed_n(info[0], 5, &ai);
+    mp_obj_t sock = mp_call_function_n_kw(mp_load_attr(socket_mod, MP_QSTR_socket), 3, 0, ai);
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        if (args[ARG_c_timeout].u_obj != mp_const_none) {
+            uws_call_method(sock, MP_QSTR_settimeout, 1, &args[ARG_c_timeout].u_obj);
+        }
+        uws_call_method(sock, MP_QSTR_connect, 1, &ai[4]);
+        if (url.tls) {
+            mp_obj_t ctx = args[ARG_c_ssl].u_obj;
+            if (ctx == mp_const_none) {
+                mp_obj_t tls = mp_import_name(MP_QSTR_tls, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+                mp_obj_t proto = mp_load_attr(tls, MP_QSTR_PROTOCOL_TLS_CLIENT);
+                ctx = mp_call_function_1(mp_load_attr(tls, MP_QSTR_SSLContext), proto);
+                bool verify = args[ARG_c_cadata].u_obj != mp_const_none;
+                if (verify) {
+                    uws_call_method(ctx, MP_QSTR_load_verify_locations, 1, &args[ARG_c_cadata].u_obj);
+                }
+                mp_store_attr(ctx, MP_QSTR_verify_mode, mp_load_attr(tls, verify ? MP_QSTR_CERT_REQUIRED : MP_QSTR_CERT_NONE));
+            }
+            mp_obj_t wrap[2 + 3];
+            mp_load_method(ctx, MP_QSTR_wrap_socket, wrap);
+            wrap[2] = sock;
+            wrap[3] = MP_OBJ_NEW_QSTR(MP_QSTR_server_hostname);
+            wrap[4] = gai_args[0];
+            sock = mp_call_method_n_kw(1, 1, wrap);
+        }
+        mp_obj_t ws = uws_client_handshake(sock, &url, args);
+        nlr_pop();
+        return ws;
+    } else {
+        // Never leave a half-open socket behind.
+        nlr_buf_t nlr2;
+        if (nlr_push(&nlr2) == 0) {
+            uws_call_method(sock, MP_QSTR_close, 0, NULL);
+            nlr_pop();
+        }
+        nlr_jump(nlr.ret_val);
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_connect_obj, 1, uws_connect);
+
+/******************************************************************************/
+// The module.
+
+static const mp_rom_map_elem_t uws_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_uwebsocket) },
+    { MP_ROM_QSTR(MP_QSTR_WebSocket), MP_ROM_PTR(&uws_type_WebSocket) },
+    { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&uws_type_Request) },
+    { MP_ROM_QSTR(MP_QSTR_ConnectionClosed), MP_ROM_PTR(&uws_type_ConnectionClosed) },
+    { MP_ROM_QSTR(MP_QSTR_HandshakeError), MP_ROM_PTR(&uws_type_HandshakeError) },
+    { MP_ROM_QSTR(MP_QSTR_accept), MP_ROM_PTR(&uws_accept_obj) },
+    { MP_ROM_QSTR(MP_QSTR_read_request), MP_ROM_PTR(&uws_read_request_obj) },
+    { MP_ROM_QSTR(MP_QSTR_respond), MP_ROM_PTR(&uws_respond_obj) },
+    { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&uws_connect_obj) },
+    { MP_ROM_QSTR(MP_QSTR_client), MP_ROM_PTR(&uws_client_obj) },
+};
+static MP_DEFINE_CONST_DICT(uws_module_globals, uws_module_globals_table);
+
+const mp_obj_module_t uws_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&uws_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_uwebsocket, uws_module);

@@ -1,0 +1,543 @@
+//! The connection state machine (RFC 6455 §5, §7): roles and masking,
+//! reassembly of fragmented messages with control frames interleaved,
+//! UTF-8 validation of text, pings and pongs, the close handshake, limits.
+//!
+//! Sans-IO and zero-copy. To receive, the host asks [`Connection::want`]
+//! what the core needs next and reads that many bytes from its transport:
+//! header and control-frame bytes into the core's own small buffers
+//! ([`Want::Internal`]), message payload straight into a buffer of the
+//! host's choosing ([`Want::Data`]: the buffer a `recv()` result grows in, or
+//! the caller's buffer of `recv_into`). It then reports what it read with
+//! [`Connection::filled`] or [`Connection::data_received`] (which unmasks the
+//! payload in place and validates text), and acts on the [`Event`] returned.
+//! Reads may be as short as the transport likes; the state survives between
+//! them, so a non-blocking host resumes where it stopped.
+//!
+//! To send, [`Connection::data_header`] and [`Connection::control_header`]
+//! check the frame against the state and return the header to write; the
+//! host masks the payload with the returned key (client role).
+
+use crate::close::CloseCode;
+use crate::error::ProtocolError;
+use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection this is. It decides masking (§5.1): a client
+/// masks every frame it sends, a server never does, and each fails the
+/// connection on a frame that breaks the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Role {
+    Client = 0,
+    Server = 1,
+}
+
+/// The type of a data message (§5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MessageKind {
+    Text = 1,
+    Binary = 2,
+}
+
+impl MessageKind {
+    const fn opcode(self) -> OpCode {
+        match self {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// Where the connection stands (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// Frames flow both ways.
+    Open = 0,
+    /// We sent a Close frame and wait for the peer's (§7.1.2); what arrives
+    /// meanwhile is still read.
+    CloseSent = 1,
+    /// The peer's Close frame arrived and ours is owed (§5.5.1): the host
+    /// sends it with [`Connection::control_header`] and closes the transport.
+    CloseReceived = 2,
+    /// The peer broke the protocol (§7.1.7): the host sends a Close frame
+    /// with the error's code and closes the transport.
+    Failed = 3,
+    /// Both Close frames went through, or the failure was reported: nothing
+    /// more is read or sent.
+    Closed = 4,
+}
+
+/// What the core needs next from the transport.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Want<'a> {
+    /// Up to `len` bytes of frame header or control payload, into this
+    /// buffer of the core's (report them with [`Connection::filled`]).
+    Internal(&'a mut [u8]),
+    /// Up to this many bytes of message payload, into a buffer of the
+    /// host's (report them with [`Connection::data_received`]).
+    Data(u64),
+    /// Nothing: the connection is closing or closed.
+    Nothing,
+}
+
+/// What a read brought about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Nothing yet; ask [`Connection::want`] again.
+    Continue,
+    /// The payload just reported ends a message of this kind.
+    Message(MessageKind),
+    /// A Ping arrived; its payload is [`Connection::control_payload`] and
+    /// must be echoed in a Pong (§5.5.2).
+    Ping,
+    /// A Pong arrived (payload in [`Connection::control_payload`]).
+    Pong,
+    /// The peer's Close arrived. When [`Connection::state`] is
+    /// [`State::CloseReceived`] our Close is owed; when it is
+    /// [`State::Closed`] it answered ours.
+    Close,
+}
+
+/// Why a frame cannot be sent now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// A Close frame was already sent (§5.5.1: nothing follows it).
+    Closed,
+    /// A fragmented message of the other kind is being sent (§5.4: messages
+    /// are not interleaved).
+    MessageInProgress,
+    /// A control frame longer than 125 bytes, a data opcode given as a
+    /// control frame, or a close code or reason that cannot be sent.
+    InvalidFrame,
+}
+
+/// How the receive side is reading the current frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rx {
+    /// Reading a header into `header[..header_have]`.
+    Header,
+    /// Payload of a data frame, going to the host.
+    Data,
+    /// Payload of a control frame, going into `control`.
+    Control,
+}
+
+/// One WebSocket connection's protocol state. No heap: about 180 bytes on a
+/// 32-bit microcontroller, most of it the control-frame buffer.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    role: Role,
+    state: State,
+    rx: Rx,
+    /// The frame being read.
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    /// Payload bytes of the current frame already read (for the key phase)
+    /// and still to come.
+    done: u64,
+    remaining: u64,
+    header: [u8; MAX_HEADER_LEN],
+    header_have: u8,
+    /// The message being received (a fragmented one spans frames) and how
+    /// long it is so far.
+    message: Option<MessageKind>,
+    message_len: u64,
+    /// The kind of the message whose payload was last reported.
+    last_kind: MessageKind,
+    utf8: Utf8Validator,
+    /// Payload of the last control frame; after a Close, its code and reason.
+    control: [u8; MAX_CONTROL_PAYLOAD],
+    control_len: u8,
+    close_received: bool,
+    error: Option<ProtocolError>,
+    /// The fragmented message being sent, if any.
+    sending: Option<MessageKind>,
+    max_message: u64,
+    max_frame: u64,
+}
+
+impl Connection {
+    /// A connection whose handshake is done, with no size limits.
+    pub const fn new(role: Role) -> Self {
+        Connection {
+            role,
+            state: State::Open,
+            rx: Rx::Header,
+            opcode: OpCode::Binary,
+            fin: true,
+            mask: None,
+            done: 0,
+            remaining: 0,
+            header: [0; MAX_HEADER_LEN],
+            header_have: 0,
+            message: None,
+            message_len: 0,
+            last_kind: MessageKind::Binary,
+            utf8: Utf8Validator::new(),
+            control: [0; MAX_CONTROL_PAYLOAD],
+            control_len: 0,
+            close_received: false,
+            error: None,
+            sending: None,
+            max_message: u64::MAX,
+            max_frame: u64::MAX,
+        }
+    }
+
+    /// Limit the size of a message and of a single frame (payload bytes);
+    /// either exceeded fails the connection with 1009. `u64::MAX` for none.
+    pub fn set_limits(&mut self, max_message: u64, max_frame: u64) {
+        self.max_message = max_message;
+        self.max_frame = max_frame;
+    }
+
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    pub const fn state(&self) -> State {
+        self.state
+    }
+
+    /// The error that failed the connection, if any.
+    pub const fn error(&self) -> Option<ProtocolError> {
+        self.error
+    }
+
+    /// The kind of the message being received, or of the last one.
+    pub const fn message_kind(&self) -> MessageKind {
+        self.last_kind
+    }
+
+    /// Whether a message has been partly received and not finished.
+    pub const fn in_message(&self) -> bool {
+        self.message.is_some()
+    }
+
+    /// The payload of the last control frame received.
+    pub fn control_payload(&self) -> &[u8] {
+        &self.control[..self.control_len as usize]
+    }
+
+    /// The peer's close code: `None` before its Close arrived, 1005 when it
+    /// carried none (§7.1.5).
+    pub fn close_code(&self) -> Option<CloseCode> {
+        if !self.close_received {
+            return None;
+        }
+        Some(match self.control_payload() {
+            [hi, lo, ..] => CloseCode(u16::from_be_bytes([*hi, *lo])),
+            _ => CloseCode::NO_STATUS,
+        })
+    }
+
+    /// The peer's close reason (UTF-8, possibly empty).
+    pub fn close_reason(&self) -> &[u8] {
+        match (self.close_received, self.control_payload()) {
+            (true, [_, _, reason @ ..]) => reason,
+            _ => &[],
+        }
+    }
+
+    /// What to read next.
+    pub fn want(&mut self) -> Want<'_> {
+        if !matches!(self.state, State::Open | State::CloseSent) {
+            return Want::Nothing;
+        }
+        match self.rx {
+            Rx::Header => {
+                let need = if self.header_have < 2 {
+                    2
+                } else {
+                    FrameHeader::len_from_prefix(self.header[1])
+                };
+                Want::Internal(&mut self.header[self.header_have as usize..need])
+            }
+            Rx::Control => {
+                let start = self.done as usize;
+                let end = start + self.remaining as usize;
+                Want::Internal(&mut self.control[start..end])
+            }
+            Rx::Data => Want::Data(self.remaining),
+        }
+    }
+
+    /// Report `n` bytes read into the buffer of [`Want::Internal`].
+    pub fn filled(&mut self, n: usize) -> Result<Event, ProtocolError> {
+        let result = match self.rx {
+            Rx::Header => self.header_filled(n),
+            Rx::Control => self.control_filled(n),
+            Rx::Data => Ok(Event::Continue),
+        };
+        self.check(result)
+    }
+
+    /// Report payload read for [`Want::Data`]: `data` is unmasked in place and,
+    /// for text, validated. At most the wanted amount is taken; the host
+    /// never passes more.
+    pub fn data_received(&mut self, data: &mut [u8]) -> Result<Event, ProtocolError> {
+        let result = self.data_filled(data);
+        self.check(result)
+    }
+
+    /// Record a failure: the connection is failed (§7.1.7) and the error is
+    /// returned again for the host to report.
+    fn check(&mut self, result: Result<Event, ProtocolError>) -> Result<Event, ProtocolError> {
+        if let Err(e) = result {
+            self.error = Some(e);
+            // Once our Close is out, none follows; otherwise one is owed.
+            self.state = if self.state == State::CloseSent { State::Closed } else { State::Failed };
+        }
+        result
+    }
+
+    fn header_filled(&mut self, n: usize) -> Result<Event, ProtocolError> {
+        let have = (self.header_have as usize + n).min(MAX_HEADER_LEN);
+        self.header_have = have as u8;
+        let Some((header, _)) = FrameHeader::decode(&self.header[..have])? else {
+            return Ok(Event::Continue);
+        };
+        self.header_have = 0;
+        self.start_frame(header)
+    }
+
+    /// Check a complete header against the connection (§5.1–§5.5) and set up
+    /// the reading of its payload.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<Event, ProtocolError> {
+        if header.rsv != 0 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        match (self.role, header.mask) {
+            (Role::Server, None) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        self.opcode = header.opcode;
+        self.fin = header.fin;
+        self.mask = header.mask;
+        self.done = 0;
+        self.remaining = header.payload_len;
+        if header.opcode.is_control() {
+            self.control_len = 0;
+            self.rx = Rx::Control;
+            return self.control_filled(0);
+        }
+        if header.payload_len > self.max_frame {
+            return Err(ProtocolError::FrameTooBig);
+        }
+        let kind = match (header.opcode, self.message) {
+            (OpCode::Continuation, Some(kind)) => kind,
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (OpCode::Text, None) => MessageKind::Text,
+            _ => MessageKind::Binary,
+        };
+        if self.message.is_none() {
+            self.message_len = 0;
+            self.utf8 = Utf8Validator::new();
+        }
+        self.message = Some(kind);
+        self.last_kind = kind;
+        self.message_len = self.message_len.saturating_add(header.payload_len);
+        if self.message_len > self.max_message {
+            return Err(ProtocolError::MessageTooBig);
+        }
+        self.rx = Rx::Data;
+        self.data_filled(&mut [])
+    }
+
+    fn data_filled(&mut self, data: &mut [u8]) -> Result<Event, ProtocolError> {
+        if self.rx != Rx::Data {
+            return Ok(Event::Continue);
+        }
+        let n = (data.len() as u64).min(self.remaining) as usize;
+        let data = &mut data[..n];
+        if let Some(key) = self.mask {
+            apply_mask(data, key, (self.done & 3) as usize);
+        }
+        if self.last_kind == MessageKind::Text && self.utf8.feed(data).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        self.done += n as u64;
+        self.remaining -= n as u64;
+        if self.remaining > 0 {
+            return Ok(Event::Continue);
+        }
+        self.rx = Rx::Header;
+        if !self.fin {
+            return Ok(Event::Continue);
+        }
+        // §8.1: a text message must end on a character boundary.
+        if self.last_kind == MessageKind::Text && !self.utf8.is_complete() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        self.message = None;
+        Ok(Event::Message(self.last_kind))
+    }
+
+    fn control_filled(&mut self, n: usize) -> Result<Event, ProtocolError> {
+        let n = (n as u64).min(self.remaining);
+        self.done += n;
+        self.remaining -= n;
+        if self.remaining > 0 {
+            return Ok(Event::Continue);
+        }
+        let len = self.done as usize;
+        self.control_len = len as u8;
+        if let Some(key) = self.mask {
+            apply_mask(&mut self.control[..len], key, 0);
+        }
+        self.rx = Rx::Header;
+        match self.opcode {
+            OpCode::Ping => Ok(Event::Ping),
+            OpCode::Pong => Ok(Event::Pong),
+            _ => self.close_frame_received(),
+        }
+    }
+
+    /// §5.5.1 and §7.4: validate the peer's Close and move the close
+    /// handshake on.
+    fn close_frame_received(&mut self) -> Result<Event, ProtocolError> {
+        match self.control_payload() {
+            [] => {}
+            [_] => return Err(ProtocolError::BadClosePayload),
+            [hi, lo, reason @ ..] => {
+                if !CloseCode(u16::from_be_bytes([*hi, *lo])).is_valid_on_wire() {
+                    return Err(ProtocolError::InvalidCloseCode);
+                }
+                if core::str::from_utf8(reason).is_err() {
+                    return Err(ProtocolError::InvalidCloseReason);
+                }
+            }
+        }
+        self.close_received = true;
+        self.state = match self.state {
+            State::CloseSent => State::Closed,
+            _ => State::CloseReceived,
+        };
+        Ok(Event::Close)
+    }
+
+    /// The header of the next frame of a data message of `len` bytes; `fin`
+    /// false to send the message in fragments (the next frames continue it,
+    /// §5.4). `mask_key` is used in the client role (it must come from a
+    /// strong source of randomness, §5.3).
+    pub fn data_header(
+        &mut self,
+        kind: MessageKind,
+        fin: bool,
+        len: u64,
+        mask_key: [u8; 4],
+    ) -> Result<FrameHeader, SendError> {
+        if self.state != State::Open && self.state != State::CloseReceived {
+            return Err(SendError::Closed);
+        }
+        let opcode = match self.sending {
+            Some(k) if k == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::MessageInProgress),
+            None => kind.opcode(),
+        };
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(self.header_for(opcode, fin, len, mask_key))
+    }
+
+    /// The header of a control frame (Ping, Pong or Close). Sending a Close
+    /// moves the close handshake on (§7.1.2).
+    pub fn control_header(
+        &mut self,
+        opcode: OpCode,
+        len: usize,
+        mask_key: [u8; 4],
+    ) -> Result<FrameHeader, SendError> {
+        if !opcode.is_control() || len > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::InvalidFrame);
+        }
+        self.state = match (opcode, self.state) {
+            (_, State::CloseSent | State::Closed) => return Err(SendError::Closed),
+            (OpCode::Close, State::Open) => State::CloseSent,
+            (OpCode::Close, _) => State::Closed,
+            // Pings and pongs may still go out while our Close is owed.
+            (_, state) => state,
+        };
+        Ok(self.header_for(opcode, true, len as u64, mask_key))
+    }
+
+    fn header_for(&self, opcode: OpCode, fin: bool, len: u64, mask_key: [u8; 4]) -> FrameHeader {
+        let mask = if self.role == Role::Client { Some(mask_key) } else { None };
+        FrameHeader { fin, rsv: 0, opcode, mask, payload_len: len }
+    }
+
+    /// Forget the transport: after it reached end of file or failed, there
+    /// is nothing more to read or send (the close was abnormal, 1006).
+    pub fn transport_closed(&mut self) {
+        self.state = State::Closed;
+    }
+
+    /// Copying convenience over [`want`](Self::want): take bytes from
+    /// `input` until an event other than [`Event::Continue`] (or until the
+    /// input or `out` runs out), unmasking payload into `out`. For tests,
+    /// fuzzing and hosts that already hold the bytes in memory.
+    pub fn read(&mut self, input: &[u8], out: &mut [u8]) -> Result<Read, ProtocolError> {
+        let mut read = Read { consumed: 0, written: 0, event: Event::Continue };
+        while read.event == Event::Continue {
+            let rest = &input[read.consumed..];
+            read.event = match self.want() {
+                Want::Nothing => break,
+                Want::Internal(buf) => {
+                    let n = buf.len().min(rest.len());
+                    if n == 0 && !buf.is_empty() {
+                        break;
+                    }
+                    buf[..n].copy_from_slice(&rest[..n]);
+                    read.consumed += n;
+                    self.filled(n)?
+                }
+                Want::Data(len) => {
+                    let space = &mut out[read.written..];
+                    let n = (len.min(rest.len() as u64) as usize).min(space.len());
+                    if n == 0 && len > 0 {
+                        break;
+                    }
+                    space[..n].copy_from_slice(&rest[..n]);
+                    read.consumed += n;
+                    read.written += n;
+                    self.data_received(&mut space[..n])?
+                }
+            };
+        }
+        Ok(read)
+    }
+}
+
+/// What [`Connection::read`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    pub consumed: usize,
+    pub written: usize,
+    pub event: Event,
+}
+
+/// Build a Close frame's payload (§5.5.1) into `out`: the code, then the
+/// reason. Refuses codes that must not be sent and reasons that do not fit
+/// (never a silent truncation).
+pub fn close_payload(
+    code: CloseCode,
+    reason: &[u8],
+    out: &mut [u8; MAX_CONTROL_PAYLOAD],
+) -> Result<usize, SendError> {
+    if !code.is_valid_on_wire() || reason.len() > MAX_CONTROL_PAYLOAD - 2 {
+        return Err(SendError::InvalidFrame);
+    }
+    if core::str::from_utf8(reason).is_err() {
+        return Err(SendError::InvalidFrame);
+    }
+    out[..2].copy_from_slice(&code.0.to_be_bytes());
+    out[2..2 + reason.len()].copy_from_slice(reason);
+    Ok(2 + reason.len())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,368 @@
+//! Tests of the state machine: every rule of §5 and §7 through the public
+//! API, fed whole and split at every point, plus property tests.
+
+use super::*;
+use proptest::prelude::*;
+use std::vec;
+use std::vec::Vec;
+
+/// Encode one frame as a peer in `from` role would (masked when a client).
+pub(crate) fn frame(from: Role, opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.push(if fin { 0x80 } else { 0 } | opcode);
+    let mask = if from == Role::Client { 0x80 } else { 0 };
+    let len = payload.len();
+    if len < 126 {
+        out.push(mask | len as u8);
+    } else if len <= 0xFFFF {
+        out.push(mask | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(mask | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let key = [0xA1, 0xB2, 0xC3, 0xD4];
+    if from == Role::Client {
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// What a receiver saw: messages with their payload, control events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Seen {
+    Message(MessageKind, Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<u16>, Vec<u8>),
+    Error(ProtocolError),
+}
+
+/// Feed `input` to a fresh connection of `role` in pieces cut at `cuts`.
+pub(crate) fn receive(role: Role, input: &[u8], cuts: &[usize], max: u64) -> Vec<Seen> {
+    let mut conn = Connection::new(role);
+    conn.set_limits(max, u64::MAX);
+    let mut seen = Vec::new();
+    let mut message = Vec::new();
+    let mut bounds: Vec<usize> = cuts.iter().map(|&c| c.min(input.len())).collect();
+    bounds.push(input.len());
+    bounds.sort();
+    let mut start = 0;
+    for end in bounds {
+        let mut piece = &input[start..end];
+        start = end;
+        while !piece.is_empty() {
+            let mut out = vec![0u8; piece.len()];
+            let read = match conn.read(piece, &mut out) {
+                Ok(r) => r,
+                Err(e) => {
+                    seen.push(Seen::Error(e));
+                    return seen;
+                }
+            };
+            message.extend_from_slice(&out[..read.written]);
+            piece = &piece[read.consumed..];
+            match read.event {
+                Event::Continue => {}
+                Event::Message(kind) => seen.push(Seen::Message(kind, core::mem::take(&mut message))),
+                Event::Ping => seen.push(Seen::Ping(conn.control_payload().to_vec())),
+                Event::Pong => seen.push(Seen::Pong(conn.control_payload().to_vec())),
+                Event::Close => {
+                    seen.push(Seen::Close(conn.close_code().map(|c| c.0), conn.close_reason().to_vec()));
+                }
+            }
+            if read.consumed == 0 && read.event == Event::Continue {
+                break;
+            }
+        }
+    }
+    seen
+}
+
+fn every_split(role: Role, input: &[u8], expected: &[Seen]) {
+    assert_eq!(receive(role, input, &[], u64::MAX), expected, "whole");
+    for cut in 0..=input.len() {
+        assert_eq!(receive(role, input, &[cut], u64::MAX), expected, "cut at {}", cut);
+    }
+    let all: Vec<usize> = (0..input.len()).collect();
+    assert_eq!(receive(role, input, &all, u64::MAX), expected, "byte by byte");
+}
+
+use MessageKind::{Binary, Text};
+
+#[test]
+fn rfc_5_7_examples_as_client() {
+    // The server's frames of §5.7 are unmasked: a client reads them.
+    let mut input = vec![0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+    input.extend_from_slice(&[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
+    input.extend_from_slice(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    every_split(
+        Role::Client,
+        &input,
+        &[
+            Seen::Message(Text, b"Hello".to_vec()),
+            Seen::Message(Text, b"Hello".to_vec()),
+            Seen::Ping(b"Hello".to_vec()),
+        ],
+    );
+}
+
+#[test]
+fn rfc_5_7_masked_hello_as_server() {
+    let input = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    every_split(Role::Server, &input, &[Seen::Message(Text, b"Hello".to_vec())]);
+}
+
+#[test]
+fn every_length_class() {
+    for len in [0usize, 1, 125, 126, 127, 65535, 65536, 70000] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        for role in [Role::Server, Role::Client] {
+            let peer = if role == Role::Server { Role::Client } else { Role::Server };
+            let input = frame(peer, 2, true, &payload);
+            let seen = receive(role, &input, &[3, 7, len / 2], u64::MAX);
+            assert_eq!(seen, vec![Seen::Message(Binary, payload.clone())], "len {}", len);
+        }
+    }
+}
+
+#[test]
+fn fragmented_message_with_interleaved_control_frames() {
+    let c = Role::Client;
+    let mut input = frame(c, 1, false, "κό".as_bytes());
+    input.extend(frame(c, 9, true, b"ping!"));
+    input.extend(frame(c, 0, false, "σ".as_bytes()));
+    input.extend(frame(c, 10, true, b""));
+    input.extend(frame(c, 0, false, b""));
+    input.extend(frame(c, 0, true, "με".as_bytes()));
+    every_split(
+        Role::Server,
+        &input,
+        &[
+            Seen::Ping(b"ping!".to_vec()),
+            Seen::Pong(vec![]),
+            Seen::Message(Text, "κόσμε".as_bytes().to_vec()),
+        ],
+    );
+}
+
+#[test]
+fn protocol_violations_fail_with_their_code() {
+    let c = Role::Client;
+    let cases: Vec<(Vec<u8>, ProtocolError, u16)> = vec![
+        (frame(Role::Server, 2, true, b"x"), ProtocolError::UnmaskedFrame, 1002),
+        (frame(c, 3, true, b""), ProtocolError::ReservedOpcode, 1002),
+        (frame(c, 0xB, true, b""), ProtocolError::ReservedOpcode, 1002),
+        ({ let mut f = frame(c, 2, true, b"x"); f[0] |= 0x40; f }, ProtocolError::ReservedBits, 1002),
+        (frame(c, 9, false, b""), ProtocolError::FragmentedControlFrame, 1002),
+        (frame(c, 9, true, &[0; 126]), ProtocolError::ControlFrameTooLong, 1002),
+        (frame(c, 0, true, b"x"), ProtocolError::UnexpectedContinuation, 1002),
+        ([frame(c, 1, false, b"a"), frame(c, 1, true, b"b")].concat(), ProtocolError::ExpectedContinuation, 1002),
+        (frame(c, 1, true, b"\xff"), ProtocolError::InvalidUtf8, 1007),
+        (frame(c, 1, true, b"\xe2\x82"), ProtocolError::InvalidUtf8, 1007),
+        (frame(c, 8, true, b"\x03"), ProtocolError::BadClosePayload, 1002),
+        (frame(c, 8, true, &999u16.to_be_bytes()), ProtocolError::InvalidCloseCode, 1002),
+        (frame(c, 8, true, &1005u16.to_be_bytes()), ProtocolError::InvalidCloseCode, 1002),
+        (frame(c, 8, true, &[0x03, 0xE8, 0xff]), ProtocolError::InvalidCloseReason, 1007),
+    ];
+    for (input, error, code) in cases {
+        let seen = receive(Role::Server, &input, &[], u64::MAX);
+        assert_eq!(seen.last(), Some(&Seen::Error(error)), "{:x?}", input);
+        assert_eq!(error.close_code().0, code);
+    }
+    let seen = receive(Role::Client, &frame(c, 2, true, b"x"), &[], u64::MAX);
+    assert_eq!(seen, vec![Seen::Error(ProtocolError::MaskedFrame)]);
+}
+
+#[test]
+fn invalid_utf8_fails_before_the_message_ends() {
+    // The first fragment already holds an impossible byte: fail on it,
+    // without waiting for the rest (Autobahn 6.4.1).
+    let mut conn = Connection::new(Role::Server);
+    let input = frame(Role::Client, 1, false, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80");
+    let mut out = [0u8; 64];
+    assert_eq!(conn.read(&input, &mut out), Err(ProtocolError::InvalidUtf8));
+    assert_eq!(conn.state(), State::Failed);
+}
+
+#[test]
+fn size_limits() {
+    let c = Role::Client;
+    let seen = receive(Role::Server, &frame(c, 2, true, &[0; 100]), &[], 99);
+    assert_eq!(seen, vec![Seen::Error(ProtocolError::MessageTooBig)]);
+    let fragmented = [frame(c, 2, false, &[0; 60]), frame(c, 0, true, &[0; 60])].concat();
+    let seen = receive(Role::Server, &fragmented, &[], 100);
+    assert_eq!(seen, vec![Seen::Error(ProtocolError::MessageTooBig)]);
+    let seen = receive(Role::Server, &fragmented, &[], 120);
+    assert_eq!(seen, vec![Seen::Message(Binary, vec![0; 120])]);
+    let mut conn = Connection::new(Role::Server);
+    conn.set_limits(u64::MAX, 10);
+    let mut out = [0u8; 64];
+    assert_eq!(conn.read(&frame(c, 2, true, &[0; 11]), &mut out), Err(ProtocolError::FrameTooBig));
+    assert_eq!(ProtocolError::FrameTooBig.close_code(), CloseCode::MESSAGE_TOO_BIG);
+}
+
+#[test]
+fn close_handshake_initiated_by_peer() {
+    let mut conn = Connection::new(Role::Server);
+    let mut out = [0u8; 8];
+    let input = [frame(Role::Client, 8, true, b"\x03\xe8bye"), frame(Role::Client, 2, true, b"late")].concat();
+    let read = conn.read(&input, &mut out).unwrap();
+    assert_eq!(read.event, Event::Close);
+    assert_eq!(conn.state(), State::CloseReceived);
+    assert_eq!(conn.close_code(), Some(CloseCode::NORMAL));
+    assert_eq!(conn.close_reason(), b"bye");
+    // Nothing is read after the peer's Close (§5.5.1).
+    assert_eq!(conn.want(), Want::Nothing);
+    assert_eq!(conn.read(&input[read.consumed..], &mut out).unwrap().consumed, 0);
+    // Our Close answers it; data can no longer be sent.
+    conn.control_header(OpCode::Close, 2, [0; 4]).unwrap();
+    assert_eq!(conn.state(), State::Closed);
+    assert_eq!(conn.data_header(Binary, true, 1, [0; 4]), Err(SendError::Closed));
+}
+
+#[test]
+fn close_handshake_initiated_by_us() {
+    let mut conn = Connection::new(Role::Client);
+    let h = conn.control_header(OpCode::Close, 2, [1, 2, 3, 4]).unwrap();
+    assert_eq!(h.mask, Some([1, 2, 3, 4]));
+    assert_eq!(conn.state(), State::CloseSent);
+    assert_eq!(conn.data_header(Text, true, 1, [0; 4]), Err(SendError::Closed));
+    assert_eq!(conn.control_header(OpCode::Close, 2, [0; 4]), Err(SendError::Closed));
+    // Data still arrives until the peer's Close, which ends it all.
+    let input = [frame(Role::Server, 1, true, b"still"), frame(Role::Server, 8, true, b"")].concat();
+    let mut out = [0u8; 8];
+    let read = conn.read(&input, &mut out).unwrap();
+    assert_eq!(read.event, Event::Message(Text));
+    let read = conn.read(&input[read.consumed..], &mut out).unwrap();
+    assert_eq!(read.event, Event::Close);
+    assert_eq!(conn.state(), State::Closed);
+    assert_eq!(conn.close_code(), Some(CloseCode::NO_STATUS));
+}
+
+#[test]
+fn failure_owes_a_close_unless_one_was_sent() {
+    let mut conn = Connection::new(Role::Server);
+    let mut out = [0u8; 8];
+    assert!(conn.read(&[0x83, 0x80, 0, 0, 0, 0], &mut out).is_err());
+    assert_eq!(conn.state(), State::Failed);
+    assert_eq!(conn.want(), Want::Nothing);
+    conn.control_header(OpCode::Close, 2, [0; 4]).unwrap();
+    assert_eq!(conn.state(), State::Closed);
+
+    let mut conn = Connection::new(Role::Server);
+    conn.control_header(OpCode::Close, 0, [0; 4]).unwrap();
+    assert!(conn.read(&[0x83, 0x80, 0, 0, 0, 0], &mut out).is_err());
+    assert_eq!(conn.state(), State::Closed);
+}
+
+#[test]
+fn sending_fragments_and_roles() {
+    let mut conn = Connection::new(Role::Server);
+    let h = conn.data_header(Text, false, 3, [9; 4]).unwrap();
+    assert_eq!((h.opcode, h.fin, h.mask), (OpCode::Text, false, None));
+    assert_eq!(conn.data_header(Binary, true, 1, [0; 4]), Err(SendError::MessageInProgress));
+    // Control frames may be interleaved in a fragmented message (§5.4).
+    assert!(conn.control_header(OpCode::Ping, 0, [0; 4]).is_ok());
+    let h = conn.data_header(Text, false, 3, [0; 4]).unwrap();
+    assert_eq!(h.opcode, OpCode::Continuation);
+    let h = conn.data_header(Text, true, 0, [0; 4]).unwrap();
+    assert_eq!((h.opcode, h.fin), (OpCode::Continuation, true));
+    let h = conn.data_header(Binary, true, 0, [0; 4]).unwrap();
+    assert_eq!(h.opcode, OpCode::Binary);
+    assert_eq!(conn.control_header(OpCode::Ping, 126, [0; 4]), Err(SendError::InvalidFrame));
+    assert_eq!(conn.control_header(OpCode::Text, 1, [0; 4]), Err(SendError::InvalidFrame));
+}
+
+#[test]
+fn close_payloads() {
+    let mut out = [0u8; MAX_CONTROL_PAYLOAD];
+    assert_eq!(close_payload(CloseCode(1000), b"bye", &mut out), Ok(5));
+    assert_eq!(&out[..5], b"\x03\xe8bye");
+    assert_eq!(close_payload(CloseCode(4999), &[b'a'; 123], &mut out), Ok(125));
+    assert_eq!(close_payload(CloseCode(1000), &[b'a'; 124], &mut out), Err(SendError::InvalidFrame));
+    assert_eq!(close_payload(CloseCode(1005), b"", &mut out), Err(SendError::InvalidFrame));
+    assert_eq!(close_payload(CloseCode(1000), b"\xff", &mut out), Err(SendError::InvalidFrame));
+}
+
+#[test]
+fn close_code_validity() {
+    for code in 0..=u16::MAX {
+        let valid = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+        assert_eq!(CloseCode(code).is_valid_on_wire(), valid, "{}", code);
+    }
+}
+
+/// A message or control frame to encode in property tests.
+#[derive(Debug, Clone)]
+enum Item {
+    Message { text: bool, payload: Vec<u8>, fragments: Vec<usize> },
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    prop_oneof![
+        (any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300), proptest::collection::vec(0usize..300, 0..4))
+            .prop_map(|(text, payload, fragments)| {
+                let payload = if text { std::string::String::from_utf8_lossy(&payload).into_owned().into_bytes() } else { payload };
+                Item::Message { text, payload, fragments }
+            }),
+        proptest::collection::vec(any::<u8>(), 0..126).prop_map(Item::Ping),
+        proptest::collection::vec(any::<u8>(), 0..126).prop_map(Item::Pong),
+    ]
+}
+
+fn encode(from: Role, items: &[Item]) -> (Vec<u8>, Vec<Seen>) {
+    let mut wire = Vec::new();
+    let mut expected = Vec::new();
+    for item in items {
+        match item {
+            Item::Message { text, payload, fragments } => {
+                let mut cuts: Vec<usize> = fragments.iter().map(|&c| c.min(payload.len())).collect();
+                cuts.sort();
+                cuts.push(payload.len());
+                let mut start = 0;
+                for (i, &cut) in cuts.iter().enumerate() {
+                    let opcode = if i > 0 { 0 } else if *text { 1 } else { 2 };
+                    wire.extend(frame(from, opcode, i == cuts.len() - 1, &payload[start..cut]));
+                    start = cut;
+                }
+                expected.push(Seen::Message(if *text { Text } else { Binary }, payload.clone()));
+            }
+            Item::Ping(p) => {
+                wire.extend(frame(from, 9, true, p));
+                expected.push(Seen::Ping(p.clone()));
+            }
+            Item::Pong(p) => {
+                wire.extend(frame(from, 10, true, p));
+                expected.push(Seen::Pong(p.clone()));
+            }
+        }
+    }
+    (wire, expected)
+}
+
+proptest! {
+    #[test]
+    fn any_sequence_split_anywhere_comes_out_identical(
+        items in proptest::collection::vec(item(), 0..8),
+        cuts in proptest::collection::vec(0usize..4000, 0..12),
+        server in any::<bool>(),
+    ) {
+        let role = if server { Role::Server } else { Role::Client };
+        let peer = if server { Role::Client } else { Role::Server };
+        let (wire, expected) = encode(peer, &items);
+        prop_assert_eq!(receive(role, &wire, &cuts, u64::MAX), expected);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512),
+                                cuts in proptest::collection::vec(0usize..512, 0..6)) {
+        let _ = receive(Role::Server, &bytes, &cuts, 1000);
+        let _ = receive(Role::Client, &bytes, &cuts, 1000);
+    }
+}

@@ -1,0 +1,61 @@
+//! The protocol core of `uwebsocket`: RFC 6455 WebSocket, `no_std`, sans-IO.
+//!
+//! Bytes in, events out. Nothing here reads a socket or allocates: the host
+//! (the MicroPython C shim in `micropython_module/`, or a test) moves bytes
+//! between its transport and the buffers the core points it at, and acts on
+//! the events the core returns.
+//!
+//! - [`handshake`]: the HTTP upgrade (§4), both roles.
+//! - [`frame`]: frame headers (§5.2) and masking (§5.3).
+//! - [`utf8`]: incremental UTF-8 validation (§8.1).
+//! - [`close`]: close codes (§7.4).
+//! - [`error`]: protocol errors, each carrying the close code it fails with.
+//! - [`connection`]: the state machine: roles, reassembly, control frames,
+//!   the close handshake, limits.
+//! - `ffi`: the C ABI the shim calls (the only `extern "C"` surface).
+#![no_std]
+#![deny(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+// `cargo test` also builds the staticlib with panic = "unwind" (the test
+// profile ignores our panic setting), and an unwinding staticlib needs
+// std's panic runtime. Every shipped build uses panic = "abort" and no std.
+#[cfg(all(not(test), panic = "unwind"))]
+extern crate std;
+
+pub mod close;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod utf8;
+
+#[doc(hidden)]
+pub mod ffi;
+mod host;
+
+pub use close::CloseCode;
+pub use connection::{Connection, Event, MessageKind, Role, Want};
+pub use error::ProtocolError;
+pub use frame::{FrameHeader, OpCode};
+
+/// Linking a `no_std` staticlib built for a hosted target (the MicroPython
+/// unix port) needs these, because the prebuilt `core` for such targets
+/// assumes unwinding. We build with `panic = "abort"`, so the personality
+/// routine is never called.
+#[cfg(all(not(test), panic = "abort", target_os = "linux"))]
+#[allow(unsafe_code)]
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}
+
+/// The core has no reachable panic on any input (the test suite and the
+/// fuzzers check this); should one happen anyway, the host decides what
+/// to do (the MicroPython shim raises a Python exception) instead of the
+/// device hanging.
+#[cfg(all(not(test), panic = "abort"))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    host::fatal()
+}

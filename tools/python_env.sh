@@ -1,0 +1,15 @@
+#!/bin/sh
+# Create (or refresh) the CPython virtualenv holding the test peers listed in
+# tools/requirements.txt. A no-op when it is already up to date.
+# Usage: tools/python_env.sh VENV_DIR
+set -eu
+VENV=${1:?usage: python_env.sh VENV_DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REQ=$HERE/requirements.txt
+STAMP=$VENV/.requirements
+if [ -x "$VENV/bin/python" ] && cmp -s "$REQ" "$STAMP"; then
+    exit 0
+fi
+python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
+cp "$REQ" "$STAMP"
