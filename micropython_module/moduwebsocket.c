@@ -220,6 +220,13 @@ typedef struct _mp_obj_websocket_t {
     byte *msg_buf;
     size_t msg_len;
     size_t msg_alloc;
+    // Keepalive (0: off): ping after ping_interval ms without traffic,
+    // fail with 1011 when no answer comes within ping_timeout ms.
+    mp_uint_t ping_interval;
+    mp_uint_t ping_timeout;
+    mp_uint_t last_rx;
+    mp_uint_t ping_sent;
+    bool ping_outstanding;
     uint16_t close_code;
     bool stream_closed;
     bool more;
@@ -245,6 +252,11 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     self->msg_buf = NULL;
     self->msg_len = 0;
     self->msg_alloc = 0;
+    self->ping_interval = 0;
+    self->ping_timeout = 0;
+    self->last_rx = mp_hal_ticks_ms();
+    self->ping_sent = 0;
+    self->ping_outstanding = false;
     self->close_code = 0;
     self->stream_closed = false;
     self->more = false;
@@ -407,6 +419,64 @@ static byte *uws_message_space(mp_obj_websocket_t *self, size_t want) {
     return self->msg_buf + self->msg_len;
 }
 
+// Keepalive without threads: called before every read, and by
+// ws.keepalive() from poll/asyncio loops. Pings a quiet peer; fails the
+// connection with 1011 when the ping goes unanswered. Returns how many ms
+// until the next check is due (-1: keepalive off).
+static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
+    if (self->ping_interval == 0 || uws_state(CONN(self)) != UWS_STATE_OPEN) {
+        return -1;
+    }
+    mp_uint_t now = mp_hal_ticks_ms();
+    if (self->ping_outstanding) {
+        mp_uint_t waited = now - self->ping_sent;
+        if (waited < self->ping_timeout) {
+            return self->ping_timeout - waited;
+        }
+        self->close_code = 1011;
+        uws_send_close_quietly(self, 1011, (const byte *)"keepalive timeout", 17);
+        uws_close_stream(self);
+        uws_raise(&uws_type_ConnectionClosed, 1011, (const byte *)"keepalive timeout", 17);
+    }
+    mp_uint_t quiet = now - self->last_rx;
+    if (quiet < self->ping_interval) {
+        return self->ping_interval - quiet;
+    }
+    uws_send_control(self, UWS_OP_PING, NULL, 0);
+    self->ping_outstanding = true;
+    self->ping_sent = now;
+    return self->ping_timeout;
+}
+
+// Any bytes from the peer show it is alive.
+static inline void uws_peer_alive(mp_obj_websocket_t *self) {
+    if (self->ping_interval) {
+        self->last_rx = mp_hal_ticks_ms();
+        self->ping_outstanding = false;
+    }
+}
+
+// keepalive(interval=None, timeout=None): with arguments, set the ping
+// interval and timeout (seconds, 0 = off); always run the check and return
+// the ms until the next one is due (None when off).
+static mp_obj_t uws_keepalive(size_t n_args, const mp_obj_t *args) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(args[0]);
+    if (n_args > 1) {
+        mp_float_t interval = mp_obj_get_float(args[1]);
+        mp_float_t timeout = n_args > 2 ? mp_obj_get_float(args[2]) : interval;
+        if (interval < 0 || timeout < 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("keepalive times must be >= 0"));
+        }
+        self->ping_interval = (mp_uint_t)(interval * 1000);
+        self->ping_timeout = timeout > 0 ? (mp_uint_t)(timeout * 1000) : self->ping_interval;
+        self->last_rx = mp_hal_ticks_ms();
+        self->ping_outstanding = false;
+    }
+    mp_int_t due = uws_keepalive_check(self);
+    return due < 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(due);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_keepalive_obj, 1, 3, uws_keepalive);
+
 // The largest payload read asked of a stream at once.
 #define UWS_READ_CHUNK ((uint64_t)0x7fffffff)
 
@@ -423,11 +493,15 @@ static mp_obj_t uws_recv(mp_obj_t self_in) {
         if (want > UWS_READ_CHUNK) {
             want = UWS_READ_CHUNK;
         }
+        if (self->ping_interval) {
+            uws_keepalive_check(self);
+        }
         byte *dst = internal != NULL ? internal : uws_message_space(self, want);
         mp_int_t n = uws_read_some(self->stream, dst, want);
         if (n < 0) {
             return mp_const_none;
         }
+        uws_peer_alive(self);
         if (n == 0) {
             uws_drop_message(self);
             uws_close_stream(self);
@@ -482,12 +556,16 @@ static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t si
             }
             want = MIN(want, (uint64_t)(size - pos));
         }
+        if (self->ping_interval) {
+            uws_keepalive_check(self);
+        }
         byte *dst = internal != NULL ? internal : buf + pos;
         mp_int_t n = uws_read_some(self->stream, dst, want);
         if (n < 0) {
             self->more = pos > 0;
             return pos > 0 ? (mp_int_t)pos : -1;
         }
+        uws_peer_alive(self);
         if (n == 0) {
             uws_close_stream(self);
             uws_raise_closed(self);
@@ -568,7 +646,9 @@ static mp_obj_t uws_ping(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_ping_obj, 1, 2, uws_ping);
 
-// Wait (bounded) for the peer's Close after ours, discarding messages.
+// Wait (bounded) for the peer's Close after ours, discarding messages. A
+// non-blocking stream is not waited on: its owner (an event loop) must not
+// stall, and the server side may close the TCP connection first (§7.1.1).
 static void uws_await_close(mp_obj_websocket_t *self) {
     mp_uint_t start = mp_hal_ticks_ms();
     nlr_buf_t nlr;
@@ -578,7 +658,7 @@ static void uws_await_close(mp_obj_websocket_t *self) {
                && mp_hal_ticks_ms() - start < UWS_CLOSE_TIMEOUT_MS) {
             self->more = false;
             if (uws_recv_into_buf(self, scratch, sizeof(scratch)) < 0) {
-                mp_hal_delay_ms(1);
+                break;
             }
         }
         nlr_pop();
@@ -729,6 +809,7 @@ static const mp_rom_map_elem_t uws_websocket_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_recv_into), MP_ROM_PTR(&uws_recv_into_obj) },
     { MP_ROM_QSTR(MP_QSTR_send), MP_ROM_PTR(&uws_send_obj) },
     { MP_ROM_QSTR(MP_QSTR_ping), MP_ROM_PTR(&uws_ping_obj) },
+    { MP_ROM_QSTR(MP_QSTR_keepalive), MP_ROM_PTR(&uws_keepalive_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&uws_close_obj) },
     { MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&mp_identity_obj) },
     { MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&uws_exit_obj) },
@@ -805,21 +886,39 @@ static void uws_request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     }
 }
 
+static mp_obj_uws_request_t *uws_request_from_head(mp_obj_t stream, vstr_t *head);
+
+// Request(raw): parse a head read by other means (an asyncio stream, say);
+// HandshakeError(400/431) when it is not a valid HTTP request head.
+static mp_obj_t uws_request_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    (void)type;
+    mp_arg_check_num(n_args, n_kw, 1, 1, false);
+    mp_buffer_info_t raw;
+    mp_get_buffer_raise(args[0], &raw, MP_BUFFER_READ);
+    vstr_t head;
+    vstr_init(&head, raw.len + 1);
+    vstr_add_strn(&head, raw.buf, raw.len);
+    return MP_OBJ_FROM_PTR(uws_request_from_head(MP_OBJ_NULL, &head));
+}
+
 static MP_DEFINE_CONST_OBJ_TYPE(
     uws_type_Request, MP_QSTR_Request, MP_TYPE_FLAG_NONE,
+    make_new, uws_request_make_new,
     attr, uws_request_attr
     );
 
-// Write a complete HTTP error/response and close the stream, then raise
-// HandshakeError(status, message).
+// Write a complete HTTP error/response and close the stream (if there is
+// one), then raise HandshakeError(status, message).
 static NORETURN void uws_refuse(mp_obj_t stream, const byte *response, size_t response_len,
     mp_int_t status, const byte *message, size_t message_len) {
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        uws_write_all(stream, response, response_len);
-        nlr_pop();
+    if (stream != MP_OBJ_NULL) {
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            uws_write_all(stream, response, response_len);
+            nlr_pop();
+        }
+        uws_stream_close(stream);
     }
-    uws_stream_close(stream);
     uws_raise(&uws_type_HandshakeError, status, message, message_len);
 }
 
@@ -854,7 +953,7 @@ static mp_obj_uws_request_t *uws_request_from_head(mp_obj_t stream, vstr_t *head
         mp_map_elem_t *elem = mp_map_lookup(mp_obj_dict_get_map(req->headers), key, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND);
         if (elem->value != MP_OBJ_NULL && mp_obj_is_str(elem->value) && mp_obj_is_str(value)) {
             // RFC 9110 §5.3: repeated fields combine into a comma list.
-            value = mp_binary_op(MP_BINARY_OP_ADD, mp_binary_op(MP_BINARY_OP_ADD, elem->value, MP_OBJ_NEW_QSTR(MP_QSTR__comma__space_)), value);
+            value = mp_binary_op(MP_BINARY_OP_ADD, mp_binary_op(MP_BINARY_OP_ADD, elem->value, mp_obj_new_str(", ", 2)), value);
         }
         elem->value = value;
     }
@@ -1010,6 +1109,29 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_accept_obj, 1, uws_accept);
 
+// The reason phrase for a status a device commonly answers with (RFC 9110
+// lets it be empty for the rest).
+static const char *uws_reason_phrase(mp_int_t status) {
+    switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 204: return "No Content";
+        case 301: return "Moved Permanently";
+        case 302: return "Found";
+        case 304: return "Not Modified";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 426: return "Upgrade Required";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "";
+    }
+}
+
 // respond(sock, status=200, body=b"", *, content_type="text/html",
 //         headers=None): answer a plain HTTP request (the page of a device,
 // a 404) and close the socket: one port serves HTTP and WebSockets.
@@ -1019,32 +1141,37 @@ static mp_obj_t uws_respond(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_status, MP_ARG_INT, {.u_int = 200} },
         { MP_QSTR_body, MP_ARG_OBJ, {.u_obj = mp_const_empty_bytes} },
-        { MP_QSTR_content_type, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_QSTR(MP_QSTR_text_slash_html)} },
+        { MP_QSTR_content_type, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_headers, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_obj_t sock = args[ARG_sock].u_obj;
     mp_int_t status = args[ARG_status].u_int;
     if (status < 100 || status > 999) {
         mp_raise_ValueError(MP_ERROR_TEXT("invalid status"));
     }
     mp_buffer_info_t body;
     mp_get_buffer_raise(args[ARG_body].u_obj, &body, MP_BUFFER_READ);
+    const char *content_type = "text/html";
+    size_t content_type_len = 9;
+    if (args[ARG_content_type].u_obj != mp_const_none) {
+        content_type = mp_obj_str_get_data(args[ARG_content_type].u_obj, &content_type_len);
+        if (memchr(content_type, '\r', content_type_len) || memchr(content_type, '\n', content_type_len)) {
+            mp_raise_ValueError(MP_ERROR_TEXT("invalid header"));
+        }
+    }
     vstr_t out;
-    vstr_init(&out, 128);
     mp_print_t print;
     vstr_init_print(&out, 128, &print);
-    mp_printf(&print, "HTTP/1.1 %d \r\n", (int)status);
-    uws_header_lines(&out, mp_obj_new_list(0, NULL));
-    mp_obj_t ct[2] = { MP_OBJ_NEW_QSTR(MP_QSTR_Content_hyphen_Type), args[ARG_content_type].u_obj };
-    mp_obj_t first = mp_obj_new_tuple(2, ct);
-    uws_header_lines(&out, mp_obj_new_list(1, &first));
+    mp_printf(&print, "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\n", (int)status, uws_reason_phrase(status),
+        (int)content_type_len, content_type);
     uws_header_lines(&out, args[ARG_headers].u_obj);
     mp_printf(&print, "Content-Length: %u\r\nConnection: close\r\n\r\n", (unsigned)body.len);
-    uws_write_all(args[ARG_sock].u_obj, (const byte *)out.buf, out.len);
-    uws_write_all(args[ARG_sock].u_obj, body.buf, body.len);
+    uws_write_all(sock, (const byte *)out.buf, out.len);
+    uws_write_all(sock, body.buf, body.len);
     vstr_clear(&out);
-    uws_stream_close(args[ARG_sock].u_obj);
+    uws_stream_close(sock);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_respond_obj, 1, uws_respond);
@@ -1148,7 +1275,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
         (const byte *)protocols.buf, protocols.len, (const byte *)origin, origin_len,
         (const byte *)extra.buf, extra.len, key);
     if (n == 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("request too long"));
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid host, path or header in request"));
     }
     uws_write_all(stream, (const byte *)out.buf, n);
     vstr_clear(&out);

@@ -1,1 +1,215 @@
+"""asyncio for uwebsocket: serve many clients in one event loop, or connect
+as a client, with the protocol done by the uwebsocket C module.
+
+    import asyncio
+    import uwebsocket_asyncio as wsa
+
+    async def echo(ws):
+        async for message in ws:      # str (text) or bytes (binary)
+            await ws.send(message)
+
+    async def main():
+        await wsa.serve(echo, "0.0.0.0", 8080)
+        await asyncio.Event().wait()  # serve forever
+
+    asyncio.run(main())
+
+One port can serve a page and WebSockets: pass http=handler, called with
+each plain HTTP request (a uwebsocket.Request) and returning
+(status, body) or (status, body, content_type).
+"""
 import asyncio
+from asyncio import core
+
+import uwebsocket
+
+ConnectionClosed = uwebsocket.ConnectionClosed
+HandshakeError = uwebsocket.HandshakeError
+
+
+async def _readable(stream):
+    yield core._io_queue.queue_read(stream)
+
+
+class WebSocket:
+    """A uwebsocket.WebSocket on a non-blocking stream, with awaitable
+    methods. Iterating over it yields messages until the connection closes."""
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    @property
+    def path(self):
+        return self.ws.path
+
+    @property
+    def headers(self):
+        return self.ws.headers
+
+    @property
+    def subprotocol(self):
+        return self.ws.subprotocol
+
+    @property
+    def closed(self):
+        return self.ws.closed
+
+    @property
+    def close_code(self):
+        return self.ws.close_code
+
+    @property
+    def close_reason(self):
+        return self.ws.close_reason
+
+    def keepalive(self, interval, timeout=None):
+        """Ping after `interval` seconds of silence; close with 1011 when no
+        answer comes within `timeout` (default: interval)."""
+        self.ws.keepalive(interval, timeout or interval)
+
+    async def _wait(self):
+        # Wait until the stream is readable, or until the keepalive check
+        # is due (recv() runs it before reading).
+        due = self.ws.keepalive()
+        if due is None:
+            await _readable(self.ws.stream)
+            return
+        try:
+            await asyncio.wait_for_ms(_readable(self.ws.stream), due)
+        except asyncio.TimeoutError:
+            pass
+
+    async def recv(self):
+        """The next message: str for text, bytes for binary."""
+        ws = self.ws
+        while True:
+            message = ws.recv()
+            if message is not None:
+                return message
+            await self._wait()
+
+    async def recv_into(self, buf):
+        """Copy the next message (or its next part: see .more) into buf."""
+        while True:
+            n = self.ws.recv_into(buf)
+            if n is not None:
+                return n
+            await self._wait()
+
+    @property
+    def more(self):
+        return self.ws.more
+
+    async def send(self, data, fin=True):
+        self.ws.send(data, fin=fin)
+
+    async def ping(self, data=b""):
+        self.ws.ping(data)
+
+    async def close(self, code=1000, reason=""):
+        self.ws.close(code, reason)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        if not self.ws.closed:
+            self.ws.close(1000 if exc is None else 1011)
+
+
+async def _read_head(stream, max_head):
+    head = b""
+    while True:
+        line = await stream.readline()
+        if not line:
+            raise OSError("connection closed during the handshake")
+        head += line
+        if len(head) > max_head:
+            return None
+        if line == b"\r\n" or line == b"\n":
+            return head
+
+
+async def _respond(sock, http, request):
+    if http is None:
+        # A WebSocket-only endpoint: tell plain HTTP clients what it wants.
+        uwebsocket.respond(sock, 426, b"WebSocket only\n", content_type="text/plain",
+                           headers={"Upgrade": "websocket"})
+        return
+    answer = http(request)
+    if hasattr(answer, "send"):  # a coroutine: await it
+        answer = await answer
+    if answer is None:
+        answer = (404, b"Not Found\n", "text/plain")
+    uwebsocket.respond(sock, answer[0], answer[1], content_type=answer[2] if len(answer) > 2 else None)
+
+
+async def serve(handler, host="0.0.0.0", port=80, *, http=None, head_timeout=10,
+                max_head=4096, ping_interval=None, ping_timeout=None, backlog=5, **accept_options):
+    """Start a server; `handler(ws)` runs as a task for each WebSocket.
+    Options go to uwebsocket.accept (subprotocols, origins, headers,
+    max_size). A client that does not finish its handshake within
+    head_timeout seconds is dropped. Returns the asyncio Server."""
+
+    async def connected(stream, _writer):
+        sock = stream.s
+        try:
+            head = await asyncio.wait_for(_read_head(stream, max_head), head_timeout)
+            if head is None:
+                uwebsocket.respond(sock, 431, b"Request header fields too large\n", content_type="text/plain")
+                return
+            request = uwebsocket.Request(head)
+            if not request.upgrade:
+                await _respond(sock, http, request)
+                return
+            ws = WebSocket(uwebsocket.accept(sock, request=request, max_head=max_head, **accept_options))
+        except HandshakeError as e:
+            if e.status == 400 and not getattr(sock, "closed", False):
+                _close_quietly(sock, 400)
+            return
+        except (asyncio.TimeoutError, OSError):
+            _close_quietly(sock)
+            return
+        if ping_interval:
+            ws.keepalive(ping_interval, ping_timeout)
+        try:
+            await handler(ws)
+        except ConnectionClosed:
+            pass
+        except OSError:
+            pass
+        finally:
+            if not ws.closed:
+                try:
+                    ws.ws.close(1000)
+                except Exception:
+                    ws.ws.stream.close()
+
+    return await asyncio.start_server(connected, host, port, backlog)
+
+
+def _close_quietly(sock, status=None):
+    try:
+        if status:
+            uwebsocket.respond(sock, status, b"Bad request\n", content_type="text/plain")
+        else:
+            sock.close()
+    except OSError:
+        pass
+
+
+async def connect(url, **options):
+    """Connect as a client (ws:// or wss://); options as uwebsocket.connect.
+    The handshake itself blocks, bounded by timeout=."""
+    ws = uwebsocket.connect(url, **options)
+    ws.stream.setblocking(False)
+    return WebSocket(ws)

@@ -1,0 +1,123 @@
+"""Fixtures shared by the tests that run uwebsocket on the MicroPython unix
+port. Every process a test starts runs in its own process group and is
+stopped by its id; every network address is on loopback."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+MP_SCRIPTS = Path(__file__).resolve().parent / "mp"
+
+
+def firmware():
+    path = os.environ.get("UWS_FIRMWARE")
+    if not path or not os.access(path, os.X_OK):
+        pytest.exit("UWS_FIRMWARE must name the unix firmware (run the tests with `make test`)", 2)
+    return path
+
+
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, proc=None, timeout=15.0):
+    """Wait until host:port accepts a connection (and closes it at once)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("server exited early:\n" + proc.read_output())
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listening on %s:%d" % (host, port))
+
+
+class Process:
+    """A process in its own session, stopped by its own process group id."""
+
+    def __init__(self, argv, log_path, env=None):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.popen = subprocess.Popen(
+            argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env,
+        )
+        self.pid = self.popen.pid
+
+    def poll(self):
+        return self.popen.poll()
+
+    def read_output(self):
+        self.log.flush()
+        return Path(self.log_path).read_text(errors="replace")
+
+    def stop(self, timeout=5.0):
+        if self.popen.poll() is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.popen.wait(timeout)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        self.log.close()
+        return self.popen.returncode
+
+
+@pytest.fixture
+def mp_server(tmp_path):
+    """Start a MicroPython script that serves on a port: mp_server(script,
+    *args) -> (process, port). The script gets HOST PORT after its args
+    when port is not given explicitly."""
+    started = []
+
+    def start(script, *args, host="127.0.0.1", port=None, wait=True, env=None):
+        port = port or free_port(host)
+        argv = [firmware(), str(script), *map(str, args), host, str(port)]
+        proc = Process(argv, tmp_path / ("server-%d.log" % len(started)), env=env)
+        started.append(proc)
+        if wait:
+            wait_port(host, port, proc)
+        proc.host, proc.port = host, port
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def run_mp(script_or_code, *args, timeout=60, cwd=None):
+    """Run MicroPython to completion on a script path or code string."""
+    if isinstance(script_or_code, Path) or (isinstance(script_or_code, str) and script_or_code.endswith(".py")):
+        argv = [firmware(), str(script_or_code), *map(str, args)]
+    else:
+        argv = [firmware(), "-c", script_or_code, *map(str, args)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True, cwd=cwd)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError("MicroPython timed out:\n" + out.decode(errors="replace"))
+    return proc.returncode, out.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def venv_python():
+    return sys.executable
