@@ -24,9 +24,15 @@ UNIX_MAKE = $(MAKE) -C $(MICROPY_DIR)/ports/unix -j$(JOBS) \
 
 # Debian packages: to build the unix firmware, and for the tests' peers.
 BUILD_PACKAGES := build-essential libffi-dev libmbedtls-dev pkgconf dpkg-dev libclang-dev clang python3-venv
-TEST_PACKAGES :=
+TEST_PACKAGES := openssl curl
+# Rust targets the core is checked on without std, and the fuzzer.
+TEST_RUST_TARGETS := thumbv7em-none-eabihf riscv32imc-unknown-none-elf
 
-.PHONY: run test firmware deps-build deps-test clean
+# Parts with their own settings and targets: emulated boards and the
+# footprint report, benchmarks, the browser tests.
+-include $(ROOT)/tools/qemu.mk $(ROOT)/tools/bench.mk $(ROOT)/tools/browser.mk
+
+.PHONY: run test firmware deps-build deps-test fuzz clean
 
 deps-build:
 	@$(ROOT)/tools/apt_install.sh $(BUILD_PACKAGES)
@@ -35,8 +41,10 @@ ifeq ($(MICROPY_DIR),$(DEFAULT_MICROPY_DIR))
 endif
 
 deps-test: deps-build
-	@$(if $(TEST_PACKAGES),$(ROOT)/tools/apt_install.sh $(TEST_PACKAGES))
+	@$(ROOT)/tools/apt_install.sh $(TEST_PACKAGES) $(QEMU_PACKAGES) $(BROWSER_PACKAGES)
+	@$(ROOT)/tools/rust_tools.sh $(TEST_RUST_TARGETS) $(QEMU_RUST_TARGETS)
 	@$(ROOT)/tools/python_env.sh $(VENV)
+	@$(ROOT)/tools/install_autobahn.sh $(BUILD_DIR)/autobahn-cache
 
 firmware: deps-build
 	@$(MAKE) -s -C $(MICROPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
@@ -48,9 +56,16 @@ run: firmware
 	@echo "  e.g. $(PYTHON) -m websockets ws://$(HOST):$(PORT)/"
 	@exec $(FIRMWARE) $(ROOT)/examples/echo_server.py $(HOST) $(PORT)
 
-test: deps-test firmware
-	cargo test --release --quiet
-	UWS_FIRMWARE=$(FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) $(PYTHON) -m pytest -q $(ROOT)/python_tests
+test: deps-test firmware $(TEST_FIRMWARES)
+	cargo test --quiet
+	UWS_FIRMWARE=$(FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) UWS_BUILD_DIR=$(BUILD_DIR) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests
+
+# A long fuzzing run of every target (FUZZ_SECONDS each), not part of test.
+FUZZ_SECONDS ?= 600
+fuzz: deps-test
+	UWS_FUZZ_SECONDS=$(FUZZ_SECONDS) UWS_FIRMWARE=$(FIRMWARE) $(PYTHON) -m pytest -q -s -p no:cacheprovider \
+		$(ROOT)/python_tests/test_core.py -k fuzz
 
 clean:
 	rm -rf $(UNIX_BUILD) $(ROOT)/target
