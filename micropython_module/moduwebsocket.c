@@ -211,21 +211,21 @@ static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max) {
 typedef struct _mp_obj_websocket_t {
     mp_obj_base_t base;
     mp_obj_t stream;
-    // From the handshake: the request path, its headers (a dict with
-    // lower-case names), the negotiated subprotocol. None when wrapped.
-    mp_obj_t path;
-    mp_obj_t headers;
-    mp_obj_t subprotocol;
+    // From the handshake, a tuple (path, headers, subprotocol): the request
+    // path, its headers (a dict with lower-case names), the negotiated
+    // subprotocol. None for a wrapped stream. One slot, not three: an idle
+    // connection's RAM counts on a microcontroller.
+    mp_obj_t handshake;
     // The message recv() is assembling (kept across non-blocking calls).
     byte *msg_buf;
     size_t msg_len;
     size_t msg_alloc;
     // Keepalive (0: off): ping after ping_interval ms without traffic,
-    // fail with 1011 when no answer comes within ping_timeout ms.
+    // fail with 1011 when no answer comes within ping_timeout ms. last_rx
+    // is when bytes last came, or when the outstanding ping went out.
     mp_uint_t ping_interval;
     mp_uint_t ping_timeout;
     mp_uint_t last_rx;
-    mp_uint_t ping_sent;
     bool ping_outstanding;
     uint16_t close_code;
     bool stream_closed;
@@ -246,16 +246,13 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     size_t words = (uws_conn_size() + sizeof(uint64_t) - 1) / sizeof(uint64_t);
     mp_obj_websocket_t *self = mp_obj_malloc_var(mp_obj_websocket_t, conn, uint64_t, words, &uws_type_WebSocket);
     self->stream = stream;
-    self->path = mp_const_none;
-    self->headers = mp_const_none;
-    self->subprotocol = mp_const_none;
+    self->handshake = mp_const_none;
     self->msg_buf = NULL;
     self->msg_len = 0;
     self->msg_alloc = 0;
     self->ping_interval = 0;
     self->ping_timeout = 0;
     self->last_rx = mp_hal_ticks_ms();
-    self->ping_sent = 0;
     self->ping_outstanding = false;
     self->close_code = 0;
     self->stream_closed = false;
@@ -429,7 +426,7 @@ static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
     }
     mp_uint_t now = mp_hal_ticks_ms();
     if (self->ping_outstanding) {
-        mp_uint_t waited = now - self->ping_sent;
+        mp_uint_t waited = now - self->last_rx;
         if (waited < self->ping_timeout) {
             return self->ping_timeout - waited;
         }
@@ -444,7 +441,7 @@ static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
     }
     uws_send_control(self, UWS_OP_PING, NULL, 0);
     self->ping_outstanding = true;
-    self->ping_sent = now;
+    self->last_rx = now;
     return self->ping_timeout;
 }
 
@@ -723,13 +720,10 @@ static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     const uint8_t *reason;
     switch (attr) {
         case MP_QSTR_path:
-            dest[0] = self->path;
-            return;
         case MP_QSTR_headers:
-            dest[0] = self->headers;
-            return;
         case MP_QSTR_subprotocol:
-            dest[0] = self->subprotocol;
+            dest[0] = self->handshake == mp_const_none ? mp_const_none
+                : mp_obj_subscr(self->handshake, MP_OBJ_NEW_SMALL_INT(attr == MP_QSTR_path ? 0 : attr == MP_QSTR_headers ? 1 : 2), MP_OBJ_SENTINEL);
             return;
         case MP_QSTR_more:
             dest[0] = mp_obj_new_bool(self->more);
@@ -1097,11 +1091,11 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
     uws_write_all(sock, (const byte *)out.buf, result.response_len);
     vstr_clear(&out);
     mp_obj_websocket_t *ws = uws_new(sock, true, args[ARG_max_size].u_int);
-    ws->path = req->path;
-    ws->headers = req->headers;
+    mp_obj_t handshake[3] = { req->path, req->headers, mp_const_none };
     if (result.protocol.len > 0) {
-        ws->subprotocol = uws_span_str((const byte *)protocols.buf, result.protocol);
+        handshake[2] = uws_span_str((const byte *)protocols.buf, result.protocol);
     }
+    ws->handshake = mp_obj_new_tuple(3, handshake);
     vstr_clear(&protocols);
     vstr_clear(&origins);
     vstr_clear(&extra);
@@ -1298,10 +1292,12 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
         uws_raise(&uws_type_HandshakeError, result.status, result.message, result.message_len);
     }
     mp_obj_websocket_t *ws = uws_new(stream, false, args[ARG_c_max_size].u_int);
-    ws->path = mp_obj_new_str(url->path_len ? url->path : "/", url->path_len ? url->path_len : 1);
-    if (result.protocol.len > 0) {
-        ws->subprotocol = uws_span_str((const byte *)head.buf, result.protocol);
-    }
+    mp_obj_t handshake[3] = {
+        mp_obj_new_str(url->path_len ? url->path : "/", url->path_len ? url->path_len : 1),
+        mp_const_none,
+        result.protocol.len > 0 ? uws_span_str((const byte *)head.buf, result.protocol) : mp_const_none,
+    };
+    ws->handshake = mp_obj_new_tuple(3, handshake);
     vstr_clear(&head);
     vstr_clear(&protocols);
     return MP_OBJ_FROM_PTR(ws);

@@ -16,6 +16,40 @@ use crate::connection::{close_payload, Connection, Event, MessageKind, Role, Sen
 use crate::frame::{self, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::host;
 
+/// Random bytes from the host's source (masking keys, handshake nonces).
+#[cfg(not(test))]
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // SAFETY: the hook writes exactly `len` bytes into `buf`, which is valid
+    // for writes of N bytes for the duration of the call.
+    unsafe { host::uws_host_random(buf.as_mut_ptr(), N) };
+    buf
+}
+
+/// Tests run without a host: a fixed-seed generator stands in.
+#[cfg(test)]
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    static STATE: AtomicU32 = AtomicU32::new(0x9E37_79B9);
+    let mut buf = [0u8; N];
+    for b in buf.iter_mut() {
+        let mut x = STATE.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        STATE.store(x, Ordering::Relaxed);
+        *b = x as u8;
+    }
+    buf
+}
+
+/// Hand a panic to the host (see the panic handler in lib.rs).
+#[cfg(all(not(test), panic = "abort"))]
+pub(crate) fn fatal() -> ! {
+    // SAFETY: the hook takes no arguments and never returns.
+    unsafe { host::uws_host_fatal() }
+}
+
 /// More bytes are needed.
 pub const UWS_EV_CONTINUE: i32 = 0;
 /// A text message ended.
@@ -252,7 +286,7 @@ fn write_header(
 fn mask_key(c: &Connection) -> [u8; 4] {
     match c.role() {
         // §5.3: a fresh, unpredictable key for every frame.
-        Role::Client => host::random(),
+        Role::Client => random(),
         Role::Server => [0; 4],
     }
 }
@@ -506,7 +540,7 @@ pub unsafe extern "C" fn uws_client_request(
     extra_len: usize,
     key_out: *mut u8,
 ) -> usize {
-    let key = handshake::client_key(&host::random());
+    let key = handshake::client_key(&random());
     unsafe { write_out(key_out, &key) };
     handshake::write_request(
         unsafe { bytes_mut(out, out_cap) },

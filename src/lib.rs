@@ -57,5 +57,5 @@ pub extern "C" fn rust_eh_personality() {}
 #[cfg(all(not(test), panic = "abort"))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
-    host::fatal()
+    ffi::fatal()
 }
