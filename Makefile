@@ -51,10 +51,10 @@ firmware: deps-build
 	@$(UNIX_MAKE) -s
 	@echo $(FIRMWARE)
 
+# The demo: a device page (light switch, live readings) and its JSON API on
+# one port; examples/dashboard.py prints the URL to open.
 run: firmware
-	@echo "uwebsocket echo server: connect a WebSocket client to ws://$(HOST):$(PORT)/"
-	@echo "  e.g. $(PYTHON) -m websockets ws://$(HOST):$(PORT)/"
-	@exec $(FIRMWARE) $(ROOT)/examples/echo_server.py $(HOST) $(PORT)
+	@exec $(FIRMWARE) $(ROOT)/examples/dashboard.py $(HOST) $(PORT)
 
 test: deps-test firmware $(TEST_FIRMWARES)
 	cargo test --quiet
