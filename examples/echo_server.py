@@ -17,11 +17,16 @@ def serve(host, port, max_size=None):
     print("echo server on ws://%s:%d/" % (host, port))
     while True:
         sock, _ = server.accept()
+        # One client at a time: a peer that goes silent must not hold the
+        # server for good (a handshake within 5 s, a message within 60 s).
+        sock.settimeout(5)
         try:
             ws = uwebsocket.accept(sock, max_size=max_size or 1 << 20)
         except (uwebsocket.HandshakeError, OSError) as e:
             print("handshake refused:", e)
+            sock.close()
             continue
+        sock.settimeout(60)
         try:
             while True:
                 ws.send(ws.recv())

@@ -320,6 +320,31 @@ static void uws_close_stream(mp_obj_websocket_t *self) {
     }
 }
 
+// Read and drop what the peer has already sent (the rest of a bad frame),
+// without waiting for more. Closing a TCP socket with unread bytes makes it
+// send a reset instead of a FIN, and a reset can make the peer's TCP drop
+// our Close frame before its application reads it (§7.1.1 wants the peer
+// to see the close). Bounded, so a peer that floods cannot hold us here.
+static void uws_discard_pending_input(mp_obj_websocket_t *self) {
+    const mp_stream_p_t *p = mp_get_stream(self->stream);
+    if (self->stream_closed || p->ioctl == NULL) {
+        return;
+    }
+    byte scratch[128];
+    for (size_t budget = 64 * 1024; budget > 0;) {
+        int err;
+        mp_uint_t ready = p->ioctl(self->stream, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
+        if (ready == MP_STREAM_ERROR || !(ready & MP_STREAM_POLL_RD)) {
+            return;
+        }
+        mp_uint_t n = p->read(self->stream, scratch, MIN(sizeof(scratch), budget), &err);
+        if (n == MP_STREAM_ERROR || n == 0) {
+            return;
+        }
+        budget -= n;
+    }
+}
+
 // Send our Close frame, ignoring a transport that already failed (the
 // close is then abnormal anyway).
 static void uws_send_close_quietly(mp_obj_websocket_t *self, uint16_t code, const byte *reason, size_t reason_len) {
@@ -377,9 +402,6 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
                 // §5.5.1: echo the peer's code in our Close.
                 uint16_t code = uws_close_code(CONN(self));
                 uws_send_close_quietly(self, code == 1005 ? 1000 : code, NULL, 0);
-                if (code == 1005) {
-                    uws_send_close_quietly(self, 0, NULL, 0);
-                }
             }
             uws_close_stream(self);
             uws_raise_closed(self);
@@ -391,6 +413,7 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
                 const uint8_t *message = uws_error_message(CONN(self), &mlen);
                 uws_send_close_quietly(self, -event, message, mlen);
             }
+            uws_discard_pending_input(self);
             uws_close_stream(self);
             uws_raise_closed(self);
     }
@@ -1279,7 +1302,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
     vstr_init(&head, 256);
     if (!uws_read_head(stream, &head, args[ARG_c_max_head].u_int)) {
         uws_stream_close(stream);
-        mp_raise_msg(&uws_type_HandshakeError, MP_ERROR_TEXT("response head too long"));
+        uws_raise(&uws_type_HandshakeError, 0, (const byte *)"response head too long", 22);
     }
     uws_handshake result;
     if (!uws_client_response((const byte *)head.buf, head.len, key, (const byte *)protocols.buf, protocols.len, &result)) {

@@ -20,7 +20,7 @@ def firmware():
     path = os.environ.get("UWS_FIRMWARE")
     if not path or not os.access(path, os.X_OK):
         pytest.exit("UWS_FIRMWARE must name the unix firmware (run the tests with `make test`)", 2)
-    return path
+    return os.path.abspath(path)
 
 
 def free_port(host="127.0.0.1"):

@@ -36,7 +36,7 @@ def test_fuzz_target_finds_no_crash(fuzz_target):
     proc = subprocess.run(
         ["cargo", "+nightly", "fuzz", "run", fuzz_target, str(corpus), "--",
          "-max_total_time=%d" % FUZZ_SECONDS, "-rss_limit_mb=2048"],
-        cwd=ROOT / "fuzz", capture_output=True, text=True, timeout=900,
+        cwd=ROOT / "fuzz", capture_output=True, text=True, timeout=FUZZ_SECONDS + 900,
     )
     done = [line for line in proc.stderr.splitlines() if line.startswith("Done ")]
     assert proc.returncode == 0 and done, proc.stderr[-4000:]

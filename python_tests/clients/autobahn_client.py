@@ -1,0 +1,53 @@
+# The Autobahn TestSuite's client mode (wstest -m fuzzingserver) drives this
+# client: fetch the case count, run every case echoing each message back as
+# it came (text as text, binary as binary) until the connection closes, then
+# ask the fuzzer to write its reports.
+#
+#   micropython -X heapsize=64M autobahn_client.py URL AGENT
+#
+# Cases 9.* send messages of up to 16 MiB: max_size leaves room above that,
+# and the heap must hold such a message twice (assembled and received).
+import sys
+
+import uwebsocket
+
+MAX_SIZE = 16 * 1024 * 1024 + 1024
+TIMEOUT = 60  # seconds; a case that stalls fails instead of hanging the run
+
+
+def case_count(url):
+    ws = uwebsocket.connect(url + "/getCaseCount", timeout=TIMEOUT)
+    try:
+        return int(ws.recv())
+    finally:
+        ws.close()
+
+
+def run_case(url, case, agent):
+    ws = uwebsocket.connect("%s/runCase?case=%d&agent=%s" % (url, case, agent),
+                            max_size=MAX_SIZE, timeout=TIMEOUT)
+    try:
+        while True:
+            ws.send(ws.recv())
+    except uwebsocket.ConnectionClosed as e:
+        return e.code
+    except OSError as e:
+        # The fuzzer may drop the TCP connection after failing a case.
+        ws.close()
+        return "OSError %s" % e.args[0]
+
+
+def main(url, agent):
+    count = case_count(url)
+    print("cases:", count)
+    for case in range(1, count + 1):
+        print("case", case, "->", run_case(url, case, agent))
+    ws = uwebsocket.connect("%s/updateReports?agent=%s" % (url, agent), timeout=TIMEOUT)
+    try:
+        ws.recv()
+    except uwebsocket.ConnectionClosed:
+        pass
+    print("reports updated")
+
+
+main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,230 @@
+"""uwebsocket servers against the clients people actually use: CPython's
+websockets (sync and asyncio) and Tornado. Each client goes through the
+same exchanges: every length class, text and binary, fragments, pings,
+closes with a code and a reason from either side.
+
+Messages go to examples/echo_server.py (up to 1 MiB a message), closes
+started by the server to python_tests/servers/protocol_server.py (it
+closes with 4000 "server closes" on the message "close-me")."""
+import asyncio
+import contextlib
+
+import pytest
+import tornado.websocket
+import websockets
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as sync_connect
+
+from conftest import EXAMPLES
+from test_server_handshake import SERVERS, wait_log
+
+ECHO_LIMIT = 1 << 20  # examples/echo_server.py's max_size
+SIZES = [0, 1, 125, 126, 127, 65535, 65536, 65537, ECHO_LIMIT]
+TIMEOUT = 10.0
+
+
+def text_of(n):
+    """A str of exactly n UTF-8 bytes, multi-byte characters included."""
+    return "é" * (n // 2) + "a" * (n % 2)
+
+
+def binary_of(n):
+    return bytes(range(256)) * (n // 256) + bytes(range(n % 256))
+
+
+class SyncClient:
+    """websockets.sync, behind the same async interface as the others."""
+    fragments = True
+
+    def __init__(self):
+        self.exit_stack = contextlib.ExitStack()
+
+    async def connect(self, url):
+        self.ws = self.exit_stack.enter_context(sync_connect(url, max_size=None, open_timeout=TIMEOUT))
+
+    def dispose(self):
+        self.exit_stack.close()
+
+    async def send(self, data):
+        self.ws.send(data)
+
+    async def send_fragments(self, parts):
+        self.ws.send(parts)
+
+    async def recv(self):
+        return self.ws.recv(timeout=TIMEOUT)
+
+    async def ping(self, data):
+        assert self.ws.ping(data).wait(TIMEOUT)
+
+    async def close(self, code, reason):
+        self.ws.close(code, reason)
+        return self.ws.close_code, self.ws.close_reason
+
+    async def closed_by_server(self):
+        """The server's close code and reason, read as the next message."""
+        with pytest.raises(ConnectionClosed) as closed:
+            self.ws.recv(timeout=TIMEOUT)
+        return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+class AsyncClient:
+    """websockets.asyncio."""
+    fragments = True
+
+    def dispose(self):
+        pass
+
+    async def connect(self, url):
+        self.ws = await websockets.connect(url, max_size=None, open_timeout=TIMEOUT)
+
+    async def send(self, data):
+        await self.ws.send(data)
+
+    async def send_fragments(self, parts):
+        await self.ws.send(parts)
+
+    async def recv(self):
+        return await asyncio.wait_for(self.ws.recv(), TIMEOUT)
+
+    async def ping(self, data):
+        await asyncio.wait_for(await self.ws.ping(data), TIMEOUT)
+
+    async def close(self, code, reason):
+        await asyncio.wait_for(self.ws.close(code, reason), TIMEOUT)
+        return self.ws.close_code, self.ws.close_reason
+
+    async def closed_by_server(self):
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(self.ws.recv(), TIMEOUT)
+        return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+class TornadoClient:
+    """tornado.websocket; it cannot send a message in fragments."""
+    fragments = False
+
+    def dispose(self):
+        pass
+
+    async def connect(self, url):
+        self.ws = await asyncio.wait_for(
+            tornado.websocket.websocket_connect(url, max_message_size=64 << 20), TIMEOUT)
+        self.pongs = asyncio.Queue()
+        self.ws.on_pong = self.pongs.put_nowait
+
+    async def send(self, data):
+        await asyncio.wait_for(self.ws.write_message(data, binary=isinstance(data, bytes)), TIMEOUT)
+
+    async def recv(self):
+        return await asyncio.wait_for(self.ws.read_message(), TIMEOUT)
+
+    async def ping(self, data):
+        self.ws.ping(data)
+        assert await asyncio.wait_for(self.pongs.get(), TIMEOUT) == data
+
+    async def _until_closed(self):
+        while await asyncio.wait_for(self.ws.read_message(), TIMEOUT) is not None:
+            pass
+        return self.ws.close_code, self.ws.close_reason
+
+    async def close(self, code, reason):
+        self.ws.close(code, reason)
+        return await self._until_closed()
+
+    async def closed_by_server(self):
+        return await self._until_closed()
+
+
+CLIENTS = {"websockets-sync": SyncClient, "websockets-asyncio": AsyncClient, "tornado": TornadoClient}
+
+
+@pytest.fixture(params=list(CLIENTS))
+def client(request):
+    peer = CLIENTS[request.param]()
+    yield peer
+    peer.dispose()
+
+
+@pytest.fixture
+def echo_url(mp_server):
+    srv = mp_server(EXAMPLES / "echo_server.py")
+    return "ws://%s:%d/" % (srv.host, srv.port)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_every_length_class_text_and_binary(client, echo_url):
+    async def scenario():
+        await client.connect(echo_url)
+        for n in SIZES:
+            for data in (text_of(n), binary_of(n)):
+                await client.send(data)
+                back = await client.recv()
+                assert type(back) is type(data) and len(back) == len(data) and back == data, n
+        await client.close(1000, "")
+    run(scenario())
+
+
+def test_message_over_the_limit_is_refused_with_1009(client, echo_url):
+    async def scenario():
+        await client.connect(echo_url)
+        await client.send("small")
+        assert await client.recv() == "small"
+        await client.send(binary_of(ECHO_LIMIT + 1))
+        return await client.closed_by_server()
+    code, _ = run(scenario())
+    assert code == 1009
+
+
+@pytest.mark.parametrize("client", [name for name, kind in CLIENTS.items() if kind.fragments], indirect=True)
+def test_fragmented_messages(client, echo_url):
+    async def scenario():
+        await client.connect(echo_url)
+        parts = [text_of(n) for n in (0, 1, 125, 126, 4000, 70000)]
+        await client.send_fragments(parts)
+        assert await client.recv() == "".join(parts)
+        chunks = [binary_of(n) for n in range(0, 300, 7)] * 20
+        await client.send_fragments(chunks)
+        assert await client.recv() == b"".join(chunks)
+        await client.close(1000, "")
+    run(scenario())
+
+
+def test_pings_are_answered_between_messages(client, echo_url):
+    async def scenario():
+        await client.connect(echo_url)
+        await client.ping(b"")
+        await client.ping(bytes(range(125)))
+        await client.send("after pings")
+        assert await client.recv() == "after pings"
+        await client.ping(b"again")
+        await client.close(1000, "")
+    run(scenario())
+
+
+def test_client_closes_with_code_and_reason(client, mp_server):
+    srv = mp_server(EXAMPLES / "echo_server.py")
+
+    async def scenario():
+        await client.connect("ws://%s:%d/" % (srv.host, srv.port))
+        await client.send("bye soon")
+        assert await client.recv() == "bye soon"
+        return await client.close(3003, "client is done ✓")
+    code, _ = run(scenario())
+    # The server answers with the client's code and sees code and reason.
+    assert code == 3003
+    wait_log(srv, "closed: 3003 client is done ✓")
+
+
+def test_server_closes_with_code_and_reason(client, mp_server):
+    srv = mp_server(SERVERS / "protocol_server.py", ECHO_LIMIT)
+
+    async def scenario():
+        await client.connect("ws://%s:%d/" % (srv.host, srv.port))
+        await client.send("close-me")
+        return await client.closed_by_server()
+    assert run(scenario()) == (4000, "server closes")
+    wait_log(srv, "server closed 4000 ")
