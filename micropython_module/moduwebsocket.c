@@ -39,47 +39,53 @@
 /******************************************************************************/
 // Host hooks the core calls (uws_host.h).
 
-#if defined(__unix__) || defined(__APPLE__)
-void uws_host_random(uint8_t *buf, size_t len) {
-    mp_hal_get_random(len, buf);
+// Fill `pool` from the port's entropy: the C-level source where the port
+// has one, else os.urandom (the hardware RNG on most boards), else
+// random.getrandbits.
+static void uws_fill_random(byte *pool, size_t len) {
+    #if defined(__unix__) || defined(__APPLE__)
+    mp_hal_get_random(len, pool);
+    #else
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t os = mp_import_name(MP_QSTR_os, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        mp_obj_t bytes = mp_call_function_1(mp_load_attr(os, MP_QSTR_urandom), MP_OBJ_NEW_SMALL_INT(len));
+        mp_buffer_info_t bufinfo;
+        mp_get_buffer_raise(bytes, &bufinfo, MP_BUFFER_READ);
+        memcpy(pool, bufinfo.buf, MIN(len, bufinfo.len));
+        nlr_pop();
+    } else {
+        mp_obj_t random = mp_import_name(MP_QSTR_random, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        mp_obj_t getrandbits = mp_load_attr(random, MP_QSTR_getrandbits);
+        for (size_t i = 0; i < len; i += 4) {
+            mp_uint_t r = mp_obj_get_int_truncated(mp_call_function_1(getrandbits, MP_OBJ_NEW_SMALL_INT(32)));
+            memcpy(pool + i, &r, MIN(4, len - i));
+        }
+    }
+    #endif
 }
-#else
-// Ports without a C-level random source: draw from os.urandom (hardware RNG
-// where there is one) or random.getrandbits, a pool at a time.
-MP_REGISTER_ROOT_POINTER(mp_obj_t uwebsocket_random_pool);
+
+// The core asks for a fresh masking key per frame (§5.3) and a handshake
+// key per connection. Drawing them from a pool refilled 64 bytes at a time
+// keeps the entropy source's cost (a system call on unix, a call into
+// Python elsewhere) off all but one frame in sixteen.
 void uws_host_random(uint8_t *buf, size_t len) {
-    static size_t pool_used = 32;
+    static byte pool[64];
+    static size_t pool_used = sizeof(pool);
     while (len > 0) {
-        if (pool_used >= 32 || MP_STATE_VM(uwebsocket_random_pool) == MP_OBJ_NULL) {
-            mp_obj_t pool;
-            nlr_buf_t nlr;
-            if (nlr_push(&nlr) == 0) {
-                mp_obj_t os = mp_import_name(MP_QSTR_os, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
-                pool = mp_call_function_1(mp_load_attr(os, MP_QSTR_urandom), MP_OBJ_NEW_SMALL_INT(32));
-                nlr_pop();
-            } else {
-                mp_obj_t random = mp_import_name(MP_QSTR_random, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
-                mp_obj_t getrandbits = mp_load_attr(random, MP_QSTR_getrandbits);
-                byte bits[32];
-                for (int i = 0; i < 32; i += 4) {
-                    mp_uint_t r = mp_obj_get_int_truncated(mp_call_function_1(getrandbits, MP_OBJ_NEW_SMALL_INT(32)));
-                    memcpy(bits + i, &r, 4);
-                }
-                pool = mp_obj_new_bytes(bits, 32);
-            }
-            MP_STATE_VM(uwebsocket_random_pool) = pool;
+        if (pool_used == sizeof(pool)) {
+            uws_fill_random(pool, sizeof(pool));
             pool_used = 0;
         }
-        mp_buffer_info_t bufinfo;
-        mp_get_buffer_raise(MP_STATE_VM(uwebsocket_random_pool), &bufinfo, MP_BUFFER_READ);
-        size_t n = MIN(len, 32 - pool_used);
-        memcpy(buf, (byte *)bufinfo.buf + pool_used, n);
+        size_t n = MIN(len, sizeof(pool) - pool_used);
+        memcpy(buf, pool + pool_used, n);
+        // Each byte is given out once.
+        memset(pool + pool_used, 0, n);
         pool_used += n;
         buf += n;
         len -= n;
     }
 }
-#endif
 
 void uws_host_fatal(void) {
     mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: internal error"));

@@ -1,49 +1,18 @@
 """wss:// through the port's own tls module, against CPython's websockets
 over TLS with a certificate made at test time by the openssl command line:
 a CA, and a server certificate it signs for localhost, 127.0.0.1 and ::1."""
-import shutil
 import ssl
-import subprocess
 
 import pytest
 
+from clients.certs import make_certs
 from clients.peers import WebsocketsServer, echo, run_session
 
 LENGTH_CLASSES = [0, 1, 125, 126, 127, 65535, 65536, 1 << 20]
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None,
-                                reason="the openssl command line is needed to make certificates")
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, timeout=60,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def make_ca(folder, name):
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", name + ".key", "-out", name + ".pem", "-days", "2",
-            "-subj", "/CN=uwebsocket test " + name, cwd=folder)
-    # MicroPython's tls takes DER bytes.
-    openssl("x509", "-in", name + ".pem", "-outform", "DER", "-out", name + ".der", cwd=folder)
-    return folder / (name + ".der")
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("certs")
-    ca = make_ca(folder, "ca")
-    other_ca = make_ca(folder, "other-ca")
-    (folder / "server.ext").write_text(
-        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n"
-        "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=folder)
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
-            cwd=folder)
-    return {"ca": ca, "other_ca": other_ca,
-            "cert": folder / "server.pem", "key": folder / "server.key"}
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture

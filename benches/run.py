@@ -1,0 +1,166 @@
+"""`make bench`: every benchmark in one run, on the firmware the tests use
+(it holds both uwebsocket and MicroPython's built-in `websocket`), printed
+as a table with the ratios the targets are stated in, and written as JSON.
+
+    build/venv/bin/python benches/run.py FIRMWARE OUT.json [--quick]
+
+Parts: in-memory receive and send against the built-in (benches/inmemory.py,
+in MicroPython), loopback echo against a CPython client with and without
+TCP_NODELAY (loopback.py), client round trip over ws:// and wss://
+(client_rtt.py), broadcast to 100 and 1,000 asyncio clients (broadcast.py),
+and the native core against tungstenite (core_recv.rs, cargo bench).
+Figures are reported, never judged: no target fails the run.
+"""
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import broadcast
+import client_rtt
+import loopback
+
+BENCHES = Path(__file__).resolve().parent
+ROOT = BENCHES.parent
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+    return "%s, %d CPUs, %s %s" % (cpu, os.cpu_count(), platform.system(), platform.release())
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def inmemory(firmware, repeats):
+    out = subprocess.run([firmware, "-X", "heapsize=128M", str(BENCHES / "inmemory.py"), str(repeats)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+    if out.returncode:
+        raise RuntimeError("inmemory.py failed:\n" + out.stdout.decode(errors="replace"))
+    return json_lines(out.stdout.decode())
+
+
+def native():
+    out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "core_recv"], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=1800)
+    if out.returncode:
+        raise RuntimeError("cargo bench failed:\n" + out.stderr.decode(errors="replace"))
+    return json_lines(out.stdout.decode())
+
+
+def pick(results, **match):
+    for r in results:
+        if all(r.get(k) == v for k, v in match.items()):
+            return r
+    return None
+
+
+def ratio(a, b):
+    return a / b if a and b else float("nan")
+
+
+def size_name(n):
+    return {16: "16 B", 1024: "1 KiB", 65535: "65,535 B", 1 << 20: "1 MiB"}.get(n, "%d B" % n)
+
+
+def table(results):
+    lines = []
+    add = lines.append
+    add("In memory, MicroPython unix port (median; MB/s of payload, heap bytes per message)")
+    add("  %-12s %-9s %14s %14s %9s %10s %10s" % ("case", "size", "uwebsocket", "built-in", "ratio", "heap uws", "heap b-in"))
+    for case in ("recv_into", "recv", "send_server", "send_client"):
+        for size in (16, 1024, 65535, 1 << 20):
+            ours = pick(results, case=case, impl="uwebsocket", size=size)
+            if ours is None:
+                continue
+            theirs = pick(results, case=case, impl="builtin", size=size)
+            unit = "msgs_per_s" if size == 16 else "mb_per_s"
+            fmt = (lambda v: "%.0f msg/s" % v) if size == 16 else (lambda v: "%.0f MB/s" % v)
+            add("  %-12s %-9s %14s %14s %9s %10.0f %10s" % (
+                case, size_name(size), fmt(ours[unit]),
+                fmt(theirs[unit]) if theirs else "-",
+                "%.2fx" % ratio(ours[unit], theirs[unit]) if theirs else "-",
+                ours["heap_per_msg"], "%.0f" % theirs["heap_per_msg"] if theirs else "-"))
+    floor = pick(results, case="recv_into", impl="floor", size=16)
+    ours = pick(results, case="recv_into", impl="uwebsocket", size=16)
+    if floor and ours:
+        add("  16 B recv_into: %.2fx the interpreter's floor (a bare readinto: %.0f msg/s)"
+            % (ratio(floor["msgs_per_s"], ours["msgs_per_s"]), floor["msgs_per_s"]))
+    add("  (built-in send_client does not mask: the built-in module has no client role)")
+    add("")
+    add("Loopback echo, CPython websockets client, one message in flight")
+    add("  %-9s %-8s %16s %16s %9s %14s" % ("size", "nodelay", "uwebsocket", "built-in", "ratio", "slowest uws/b-in"))
+    for size in loopback.SIZES:
+        for nodelay in (False, True):
+            ours = pick(results, case="echo", impl="uwebsocket", size=size, nodelay=nodelay)
+            theirs = pick(results, case="echo", impl="builtin", size=size, nodelay=nodelay)
+            if not ours or not theirs:
+                continue
+            unit, fmt = ("msgs_per_s", "%.0f msg/s") if size == 16 else ("mb_per_s", "%.1f MB/s")
+            add("  %-9s %-8s %16s %16s %8.2fx %7.1f/%.1f ms" % (
+                size_name(size), "on" if nodelay else "off", fmt % ours[unit], fmt % theirs[unit],
+                ratio(ours[unit], theirs[unit]), ours["slowest_round_trip_ms"], theirs["slowest_round_trip_ms"]))
+    add("")
+    add("Client round trip, 16 B, CPython websockets echo server")
+    for r in results:
+        if r["case"] == "client_rtt":
+            add("  %-4s median %d us (p10 %d, p90 %d)" % (r["scheme"] + "://", r["median_us"], r["p10_us"], r["p90_us"]))
+    add("")
+    add("Broadcast, examples/chat_server.py (asyncio), every message to every client")
+    for r in results:
+        if r["case"] == "broadcast":
+            add("  %5d clients: one broadcast reaches all in %.1f ms, %.0f deliveries/s in a burst, "
+                "%d delivered, none lost; server RSS %d KiB" % (
+                    r["clients"], r["broadcast_ms"], r["burst_deliveries_per_s"], r["delivered"], r["server_rss_kib"]))
+    add("")
+    add("Native receive, masked binary frames from memory (Rust, release)")
+    add("  %-9s %16s %16s %9s" % ("size", "uwebsocket core", "tungstenite", "ratio"))
+    for size in (16, 1024, 65535, 1 << 20):
+        ours = pick(results, case="native_recv", impl="uwebsocket", size=size)
+        theirs = pick(results, case="native_recv", impl="tungstenite", size=size)
+        if ours and theirs:
+            add("  %-9s %11.0f MB/s %11.0f MB/s %8.2fx" % (
+                size_name(size), ours["mb_per_s"], theirs["mb_per_s"], ratio(ours["mb_per_s"], theirs["mb_per_s"])))
+    return "\n".join(lines)
+
+
+def main():
+    firmware, out_path = sys.argv[1], Path(sys.argv[2])
+    quick = "--quick" in sys.argv[3:]
+    started = time.time()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="uws-bench-") as logs:
+        steps = [
+            ("in memory", lambda: inmemory(firmware, 3 if quick else 7)),
+            ("loopback echo", lambda: loopback.run(firmware, logs, repeats=1 if quick else 3)),
+            ("client round trip", lambda: client_rtt.run(firmware)),
+            ("broadcast", lambda: broadcast.run(firmware, logs, counts=(100,) if quick else broadcast.CLIENTS)),
+            ("native core", native),
+        ]
+        for name, step in steps:
+            print("bench: %s ..." % name, flush=True)
+            results.extend(step())
+    report = table(results)
+    print()
+    print(report)
+    print()
+    print("Machine: %s; %.0f s" % (machine(), time.time() - started))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps({"machine": machine(), "results": results}, indent=1))
+    print("JSON: %s" % out_path)
+
+
+if __name__ == "__main__":
+    main()
