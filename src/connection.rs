@@ -249,12 +249,22 @@ impl Connection {
         }
         match self.rx {
             Rx::Header => {
-                let need = if self.header_have < 2 {
-                    2
+                let have = self.header_have as usize;
+                let need = if have < 2 {
+                    // A server accepts masked frames only, whose headers are
+                    // at least 6 bytes (§5.2): asking for 6 at once reads no
+                    // further than any frame it accepts, and saves a read
+                    // per message. A client's frames may have 2.
+                    match self.role {
+                        Role::Server => 6,
+                        Role::Client => 2,
+                    }
                 } else {
                     FrameHeader::len_from_prefix(self.header[1])
                 };
-                Want::Internal(&mut self.header[self.header_have as usize..need])
+                // need > have whenever a header is incomplete; max() keeps
+                // the slice valid should that ever not hold.
+                Want::Internal(&mut self.header[have..need.max(have)])
             }
             Rx::Control => {
                 // control_len counts the payload read so far; the header

@@ -366,3 +366,47 @@ proptest! {
         let _ = receive(Role::Client, &bytes, &cuts, 1000);
     }
 }
+
+/// Count the reads a host makes when every read returns all it asked for.
+fn reads_per_message(role: Role, wire: &[u8]) -> usize {
+    let mut conn = Connection::new(role);
+    let mut input = wire;
+    let mut out = [0u8; 128];
+    let mut reads = 0;
+    loop {
+        let event = match conn.want() {
+            Want::Nothing => unreachable!(),
+            Want::Internal(buf) => {
+                reads += 1;
+                let n = buf.len();
+                buf.copy_from_slice(&input[..n]);
+                input = &input[n..];
+                conn.filled(n).unwrap()
+            }
+            Want::Data(len) => {
+                reads += 1;
+                let n = len as usize;
+                out[..n].copy_from_slice(&input[..n]);
+                input = &input[n..];
+                conn.data_received(&mut out[..n]).unwrap()
+            }
+        };
+        if let Event::Message(_) = event {
+            assert!(input.is_empty(), "read past the frame");
+            return reads;
+        }
+    }
+}
+
+#[test]
+fn a_small_message_takes_two_reads_and_none_past_it() {
+    // A server reads a masked header (6 bytes) at once, then the payload;
+    // a client reads its 2-byte header, then the payload.
+    for len in [1usize, 16, 125] {
+        let payload = vec![0x42; len];
+        assert_eq!(reads_per_message(Role::Server, &frame(Role::Client, 2, true, &payload)), 2);
+        assert_eq!(reads_per_message(Role::Client, &frame(Role::Server, 2, true, &payload)), 2);
+    }
+    // An empty masked message is exactly its 6-byte header.
+    assert_eq!(reads_per_message(Role::Server, &frame(Role::Client, 2, true, b"")), 1);
+}
