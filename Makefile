@@ -68,4 +68,4 @@ fuzz: deps-test
 		$(ROOT)/python_tests/test_core.py -k fuzz
 
 clean:
-	rm -rf $(UNIX_BUILD) $(ROOT)/target
+	rm -rf $(UNIX_BUILD) $(BUILD_DIR)/qemu-* $(BUILD_DIR)/cmake-check $(ROOT)/target

@@ -23,6 +23,9 @@ fn main() {
         .generate()
         .expect("cbindgen: generate the core's C header")
         .write_to_file(header_dir.join("uwebsocket_core.h"));
+    // A header removed with the build folder while cargo's own output
+    // stayed (a cleaned firmware build) is written again.
+    println!("cargo:rerun-if-changed={}", header_dir.join("uwebsocket_core.h").display());
 
     let host_header = crate_dir.join("micropython_module/uws_host.h");
     println!("cargo:rerun-if-changed={}", host_header.display());

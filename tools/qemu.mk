@@ -1,0 +1,52 @@
+# uwebsocket on emulated microcontrollers: MicroPython's qemu port with the
+# module, for a Cortex-M3 (MPS2_AN385, Rust target thumbv7m-none-eabi) and
+# a RISC-V core (VIRT_RV32, riscv32imac-unknown-none-elf). Included by the
+# top-level Makefile, which defines ROOT, BUILD_DIR, MICROPY_DIR, JOBS and
+# PYTHON.
+#
+#   make deps-qemu       cross compilers, QEMU, the Rust targets
+#   make qemu-firmware   both firmwares, in $(BUILD_DIR)/qemu-<board>
+#   make test-qemu       the in-memory tests (python_tests/mp) on both
+#   make size            the module's flash and RAM on both (firmware with
+#                        minus firmware without, built in qemu-<board>-plain)
+
+QEMU_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf \
+	picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc python3-serial cmake
+QEMU_RUST_TARGETS := thumbv7m-none-eabi riscv32imac-unknown-none-elf
+QEMU_BOARDS := MPS2_AN385 VIRT_RV32
+
+# `make test` builds these before it runs python_tests (test_qemu.py).
+TEST_FIRMWARES := qemu-firmware
+
+QEMU_MAKE = $(MAKE) -s -C $(MICROPY_DIR)/ports/qemu -j$(JOBS) BOARD_DIR=$(ROOT)/boards/uws_qemu
+QEMU_ENV = UWS_BUILD_DIR=$(BUILD_DIR) UWS_MICROPY_DIR=$(MICROPY_DIR)
+
+.PHONY: deps-qemu qemu-firmware qemu-plain test-qemu size
+
+deps-qemu:
+	@$(ROOT)/tools/apt_install.sh $(QEMU_PACKAGES)
+	@installed="$$(rustup target list --installed)"; \
+	for target in $(QEMU_RUST_TARGETS); do \
+		echo "$$installed" | grep -qx "$$target" || rustup target add "$$target"; \
+	done
+
+# mpy-cross compiles the boards' frozen Python.
+.PHONY: qemu-mpy-cross
+qemu-mpy-cross: deps-build deps-qemu
+	@$(MAKE) -s -C $(MICROPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
+
+qemu-firmware: $(addprefix qemu-firmware-,$(QEMU_BOARDS))
+qemu-plain: $(addprefix qemu-plain-,$(QEMU_BOARDS))
+
+# Sub-makes decide what is out of date (cargo included): always run them.
+qemu-firmware-%: qemu-mpy-cross
+	@$(QEMU_MAKE) BOARD=$* BUILD=$(BUILD_DIR)/qemu-$* USER_C_MODULES=$(ROOT)
+
+qemu-plain-%: qemu-mpy-cross
+	@$(QEMU_MAKE) BOARD=$* BUILD=$(BUILD_DIR)/qemu-$*-plain
+
+test-qemu: qemu-firmware
+	$(QEMU_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests/test_qemu.py
+
+size: qemu-firmware qemu-plain
+	@$(QEMU_ENV) $(PYTHON) $(ROOT)/tools/size_report.py $(QEMU_BOARDS)

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""uwebsocket's footprint on microcontrollers, measured (`make size`).
+
+For each emulated board (MicroPython's qemu port, built by `make
+qemu-firmware` with the module and by `make qemu-plain` without):
+
+- flash and RAM the module adds: firmware with minus firmware without
+  (the cross toolchain's `size`), and inside it the module's own input
+  sections, from the linker map: the Rust core (libuwebsocket.a, with what
+  it pulls from compiler_builtins) and the C shim (moduwebsocket.o), each
+  split into .text, .rodata, .data and .bss;
+- heap, measured on the device itself (tools/footprint_heap.py under QEMU):
+  one idle connection, and what echoing a 1 KiB message costs with recv()
+  and with recv_into().
+
+Prints a table for people, then one line per board for scripts:
+
+    size <rust-target> flash=<bytes> conn_heap=<bytes>
+
+Usage: size_report.py BOARD...   (settings as tools/qemu_run.py)."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import qemu_run  # noqa: E402
+
+SIZE_TOOL = {
+    "MPS2_AN385": "arm-none-eabi-size",
+    "VIRT_RV32": "riscv64-unknown-elf-size",
+}
+KINDS = ("text", "rodata", "data", "bss")
+HEAP_SCRIPT = Path(__file__).resolve().parent / "footprint_heap.py"
+
+
+def kind_of(section):
+    """Which of KINDS an input section is, or None (debug info, ...)."""
+    for prefix, kind in ((".text", "text"), (".rodata", "rodata"), (".srodata", "rodata"),
+                         (".data", "data"), (".sdata", "data"), (".bss", "bss"),
+                         (".sbss", "bss"), ("COMMON", "bss")):
+        if section == prefix or section.startswith(prefix + "."):
+            return kind
+    return None
+
+
+def owner_of(path):
+    if "libuwebsocket.a(" in path:
+        return "core"
+    if path.endswith("/moduwebsocket.o"):
+        return "shim"
+    return None
+
+
+def module_sections(map_path):
+    """Bytes the module's own objects occupy in the linked firmware:
+    {"core": {kind: bytes}, "shim": {...}}, from the GNU ld map (only the
+    sections kept after --gc-sections are in its memory map)."""
+    sizes = {owner: dict.fromkeys(KINDS, 0) for owner in ("core", "shim")}
+    lines = Path(map_path).read_text(errors="replace").splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("Linker script and memory map"))
+    except StopIteration:
+        raise SystemExit("%s: not a GNU ld map" % map_path)
+    entry = re.compile(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+    pending = None
+    for line in lines[start:]:
+        name_only = re.match(r"^ (\.\S+|COMMON)$", line)
+        if name_only:
+            pending = name_only.group(1)
+            continue
+        m = entry.match(line)
+        if m:
+            section = m.group(1) or pending
+            pending = None
+            if section is None:
+                continue
+            kind, owner = kind_of(section), owner_of(m.group(4).strip())
+            if kind and owner:
+                sizes[owner][kind] += int(m.group(3), 16)
+        else:
+            pending = None
+    return sizes
+
+
+def berkeley_size(board, elf):
+    """(text, data, bss) of a firmware, as the toolchain's `size` says."""
+    out = subprocess.run([SIZE_TOOL[board], str(elf)], check=True, stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout.splitlines()
+    text, data, bss = (int(x) for x in out[1].split()[:3])
+    return text, data, bss
+
+
+def heap_figures(board):
+    """key=value figures that tools/footprint_heap.py prints on the board.
+    The boards have wsframe.py frozen in."""
+    code, out = qemu_run.run(board, HEAP_SCRIPT, timeout=300)
+    figures = dict(re.findall(r"^(\w+)=(-?\d+)\s*$", out, re.M))
+    if code != 0 or "conn_heap" not in figures:
+        raise SystemExit("footprint_heap.py failed on %s:\n%s" % (board, out))
+    return {key: int(value) for key, value in figures.items()}
+
+
+def measure(board):
+    with_module, plain = qemu_run.firmware(board), qemu_run.firmware(board, plain=True)
+    for elf, how in ((with_module, "make qemu-firmware"), (plain, "make qemu-plain")):
+        if not elf.is_file():
+            raise SystemExit("%s is missing: build it with `%s`" % (elf, how))
+    text1, data1, bss1 = berkeley_size(board, with_module)
+    text0, data0, bss0 = berkeley_size(board, plain)
+    return {
+        "board": board,
+        "target": qemu_run.BOARDS[board]["rust_target"],
+        "sections": module_sections(with_module.with_suffix(".map")),
+        "flash": (text1 + data1) - (text0 + data0),
+        "ram": (data1 + bss1) - (data0 + bss0),
+        "firmware_flash": text1 + data1,
+        "heap": heap_figures(board),
+    }
+
+
+def table(results):
+    rows = []
+    head = ["", *["%s (%s)" % (r["board"], r["target"]) for r in results]]
+    for owner, label in (("core", "Rust core"), ("shim", "C shim")):
+        for kind in KINDS:
+            rows.append(["%s .%s" % (label, kind), *[r["sections"][owner][kind] for r in results]])
+        rows.append(["%s, flash" % label,
+                     *[sum(r["sections"][owner][k] for k in ("text", "rodata", "data")) for r in results]])
+    rows.append(["firmware with - without: flash", *[r["flash"] for r in results]])
+    rows.append(["firmware with - without: static RAM", *[r["ram"] for r in results]])
+    rows.append(["  of which outside core and shim (flash)",
+                 *[r["flash"] - sum(r["sections"][o][k] for o in ("core", "shim") for k in ("text", "rodata", "data"))
+                   for r in results]])
+    rows.append(["heap: one idle connection", *[r["heap"]["conn_heap"] for r in results]])
+    rows.append(["heap per 1 KiB echo, recv() + send()", *[r["heap"]["echo_recv_heap"] for r in results]])
+    rows.append(["heap per 1 KiB echo, recv_into() + send()", *[r["heap"]["echo_recv_into_heap"] for r in results]])
+    widths = [max(len(str(row[i])) for row in [head] + rows) for i in range(len(head))]
+    lines = ["uwebsocket footprint (bytes; MicroPython qemu port firmware, measured)",
+             "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(head, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
+
+
+def main():
+    boards = sys.argv[1:] or sorted(qemu_run.BOARDS)
+    for board in boards:
+        if board not in qemu_run.BOARDS:
+            raise SystemExit("unknown board %s (known: %s)" % (board, ", ".join(qemu_run.BOARDS)))
+    results = [measure(board) for board in boards]
+    print(table(results))
+    print()
+    for r in results:
+        print("size %s flash=%d conn_heap=%d" % (r["target"], r["flash"], r["heap"]["conn_heap"]))
+
+
+if __name__ == "__main__":
+    main()
