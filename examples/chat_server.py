@@ -10,19 +10,18 @@ import uwebsocket_asyncio as wsa
 clients = set()
 
 
-async def broadcast(message):
-    for ws in list(clients):
-        try:
-            await ws.send(message)
-        except (wsa.ConnectionClosed, OSError):
-            clients.discard(ws)
+def broadcast(message):
+    # Every client gets it at once; one that stopped reading holds up
+    # nobody else, and is dropped.
+    for ws in wsa.broadcast(list(clients), message):
+        clients.discard(ws)
 
 
 async def chat(ws):
     clients.add(ws)
     try:
         async for message in ws:
-            await broadcast(message)
+            broadcast(message)
     finally:
         clients.discard(ws)
 

@@ -188,12 +188,10 @@ class Dashboard:
             "true" if self.light.on else "false", self.light.brightness, len(self.clients))
 
     async def broadcast(self, message):
-        for ws in list(self.clients):
-            try:
-                await ws.send(message)
-            except (wsa.ConnectionClosed, OSError):
-                # Its own task sees the broken connection and says goodbye.
-                self.clients.discard(ws)
+        # Every client gets it at once; a stalled one holds up nobody else.
+        # Its own task sees the broken connection and says goodbye.
+        for ws in wsa.broadcast(list(self.clients), message):
+            self.clients.discard(ws)
 
     async def client(self, ws):
         """One WebSocket client, from its first state to its last message."""

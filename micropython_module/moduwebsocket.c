@@ -35,6 +35,8 @@
 #define UWS_CLOSE_TIMEOUT_MS (2000)
 // How long a write may stay stuck on a full non-blocking socket (ms).
 #define UWS_WRITE_TIMEOUT_MS (10000)
+// Non-blocking mode: send() raises EAGAIN while this much waits unsent.
+#define UWS_TX_HIGH_WATER (16 * 1024)
 
 /******************************************************************************/
 // Host hooks the core calls (uws_host.h).
@@ -214,6 +216,12 @@ static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max) {
 /******************************************************************************/
 // The WebSocket type.
 
+typedef struct _uws_tx_queue_t {
+    size_t len;
+    size_t alloc;
+    byte data[];
+} uws_tx_queue_t;
+
 typedef struct _mp_obj_websocket_t {
     mp_obj_base_t base;
     mp_obj_t stream;
@@ -233,14 +241,21 @@ typedef struct _mp_obj_websocket_t {
     mp_uint_t ping_timeout;
     mp_uint_t last_rx;
     bool ping_outstanding;
+    // Non-blocking mode (setblocking(False)): what the stream did not take
+    // yet, written before anything else (NULL when nothing waits).
+    struct _uws_tx_queue_t *tx;
     uint16_t close_code;
     bool stream_closed;
     bool more;
+    bool queue_writes;
     // The core's connection state (uws_conn_size() bytes), 8-byte aligned.
     uint64_t conn[];
 } mp_obj_websocket_t;
 
 #define CONN(self) ((uws_conn *)(self)->conn)
+
+static void uws_close_stream(mp_obj_websocket_t *self);
+static mp_obj_t uws_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args);
 
 static const mp_obj_type_t uws_type_WebSocket;
 
@@ -263,6 +278,8 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     self->close_code = 0;
     self->stream_closed = false;
     self->more = false;
+    self->tx = NULL;
+    self->queue_writes = false;
     if (!uws_conn_init(CONN(self), server, max_size, 0)) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: misaligned connection"));
     }
@@ -274,6 +291,82 @@ static void uws_drop_message(mp_obj_websocket_t *self) {
     self->msg_buf = NULL;
     self->msg_len = 0;
     self->msg_alloc = 0;
+}
+
+// Write what the stream takes now without waiting; returns the count.
+static size_t uws_write_some(mp_obj_t stream, const byte *buf, size_t len) {
+    const mp_stream_p_t *p = mp_get_stream(stream);
+    size_t done = 0;
+    while (done < len) {
+        int err;
+        mp_uint_t n = p->write(stream, buf + done, len - done, &err);
+        if (n == MP_STREAM_ERROR) {
+            if (mp_is_nonblocking_error(err)) {
+                break;
+            }
+            mp_raise_OSError(err);
+        }
+        done += n;
+    }
+    return done;
+}
+
+static void uws_drop_tx(mp_obj_websocket_t *self) {
+    if (self->tx != NULL) {
+        m_del(byte, (byte *)self->tx, sizeof(uws_tx_queue_t) + self->tx->alloc);
+        self->tx = NULL;
+    }
+}
+
+// Write queued bytes the stream now takes; returns how many still wait.
+static size_t uws_flush_tx(mp_obj_websocket_t *self) {
+    uws_tx_queue_t *q = self->tx;
+    if (q == NULL || self->stream_closed) {
+        return 0;
+    }
+    size_t n = uws_write_some(self->stream, q->data, q->len);
+    if (n == q->len) {
+        uws_drop_tx(self);
+        return 0;
+    }
+    memmove(q->data, q->data + n, q->len - n);
+    q->len -= n;
+    return q->len;
+}
+
+// Write bytes of a frame. Blocking mode: all of them, or OSError (a full
+// non-blocking stream is waited out, bounded). Non-blocking mode: what the
+// stream takes, the rest queued for flush(), in order. A frame is never
+// left half-sent silently: if the rest cannot be queued (no memory), the
+// connection is closed (1006) and MemoryError raised.
+static void uws_write(mp_obj_websocket_t *self, const byte *buf, size_t len) {
+    if (!self->queue_writes) {
+        uws_write_all(self->stream, buf, len);
+        return;
+    }
+    size_t n = uws_flush_tx(self) ? 0 : uws_write_some(self->stream, buf, len);
+    if (n == len) {
+        return;
+    }
+    size_t queued = self->tx ? self->tx->len : 0;
+    size_t need = queued + len - n;
+    if (self->tx == NULL || need > self->tx->alloc) {
+        size_t alloc = MAX(need, 2 * queued);
+        uws_tx_queue_t *q = (uws_tx_queue_t *)(self->tx
+            ? m_renew_maybe(byte, (byte *)self->tx, sizeof(uws_tx_queue_t) + self->tx->alloc, sizeof(uws_tx_queue_t) + alloc, true)
+            : m_new_maybe(byte, sizeof(uws_tx_queue_t) + alloc));
+        if (q == NULL) {
+            uws_drop_tx(self);
+            self->close_code = 1006;
+            uws_close_stream(self);
+            mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to queue a frame"));
+        }
+        q->len = queued;
+        q->alloc = alloc;
+        self->tx = q;
+    }
+    memcpy(self->tx->data + queued, buf + n, len - n);
+    self->tx->len = need;
 }
 
 // Send one frame: header and payload in one write where memory allows, so
@@ -288,7 +381,7 @@ static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t
     if (frame != NULL) {
         memcpy(frame, header, header_len);
         uws_mask_copy(frame + header_len, payload, len, key, 0);
-        uws_write_all(self->stream, frame, total);
+        uws_write(self, frame, total);
         if (frame != stack) {
             m_del(byte, frame, total);
         }
@@ -296,11 +389,11 @@ static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t
     }
     // Out of memory for one buffer: header first, then the payload in
     // stack-sized pieces.
-    uws_write_all(self->stream, header, header_len);
+    uws_write(self, header, header_len);
     for (size_t done = 0; done < len;) {
         size_t n = MIN(sizeof(stack), len - done);
         uws_mask_copy(stack, payload + done, n, key, done);
-        uws_write_all(self->stream, stack, n);
+        uws_write(self, stack, n);
         done += n;
     }
 }
@@ -319,6 +412,7 @@ static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byt
 }
 
 static void uws_close_stream(mp_obj_websocket_t *self) {
+    uws_drop_tx(self);
     if (!self->stream_closed) {
         self->stream_closed = true;
         uws_transport_closed(CONN(self));
@@ -627,6 +721,12 @@ static mp_obj_t uws_recv_into(mp_obj_t self_in, mp_obj_t buf_in) {
 static MP_DEFINE_CONST_FUN_OBJ_2(uws_recv_into_obj, uws_recv_into);
 
 static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, const byte *data, size_t len) {
+    // Non-blocking mode: over the high-water mark, refuse before anything
+    // is sent (the caller flushes and retries), so a peer that does not
+    // read cannot make us queue without end.
+    if (self->tx != NULL && uws_flush_tx(self) >= UWS_TX_HIGH_WATER) {
+        mp_raise_OSError(MP_EAGAIN);
+    }
     byte header[UWS_MAX_HEADER];
     byte key[4];
     int32_t n = uws_tx_data_header(CONN(self), text, fin, len, header, key);
@@ -718,11 +818,42 @@ static mp_obj_t uws_close(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
         }
         uws_await_close(self);
     }
+    // Non-blocking mode: queued frames (our Close included) go out if the
+    // stream takes them now; an event loop is not stalled for a peer that
+    // stopped reading (the asyncio helper drains before it closes).
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        uws_flush_tx(self);
+        nlr_pop();
+    }
     uws_drop_message(self);
     uws_close_stream(self);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_close_obj, 1, uws_close);
+
+// setblocking(flag): set the stream's mode. Non-blocking, recv() returns
+// None until a whole message is there and send() never waits: what the
+// stream does not take is queued, flush() writes it on (poll for
+// POLLOUT while it returns non-zero).
+static mp_obj_t uws_setblocking(mp_obj_t self_in, mp_obj_t flag) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    uws_call_method(self->stream, MP_QSTR_setblocking, 1, &flag);
+    self->queue_writes = !mp_obj_is_true(flag);
+    if (!self->queue_writes && self->tx != NULL) {
+        uws_write_all(self->stream, self->tx->data, self->tx->len);
+        uws_drop_tx(self);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(uws_setblocking_obj, uws_setblocking);
+
+// flush(): write queued bytes the stream takes now; returns how many still
+// wait (0: all sent).
+static mp_obj_t uws_flush(mp_obj_t self_in) {
+    return MP_OBJ_NEW_SMALL_INT(uws_flush_tx(MP_OBJ_TO_PTR(self_in)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(uws_flush_obj, uws_flush);
 
 static mp_obj_t uws_exit(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
@@ -834,6 +965,8 @@ static const mp_rom_map_elem_t uws_websocket_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_ping), MP_ROM_PTR(&uws_ping_obj) },
     { MP_ROM_QSTR(MP_QSTR_keepalive), MP_ROM_PTR(&uws_keepalive_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&uws_close_obj) },
+    { MP_ROM_QSTR(MP_QSTR_setblocking), MP_ROM_PTR(&uws_setblocking_obj) },
+    { MP_ROM_QSTR(MP_QSTR_flush), MP_ROM_PTR(&uws_flush_obj) },
     { MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&mp_identity_obj) },
     { MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&uws_exit_obj) },
     { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&mp_stream_read_obj) },

@@ -31,12 +31,21 @@ async def _readable(stream):
     yield core._io_queue.queue_read(stream)
 
 
+async def _writable(stream):
+    yield core._io_queue.queue_write(stream)
+
+
 class WebSocket:
     """A uwebsocket.WebSocket on a non-blocking stream, with awaitable
     methods. Iterating over it yields messages until the connection closes."""
 
+    # Seconds a peer may take nothing we send before it is dropped.
+    write_timeout = 10
+
     def __init__(self, ws):
         self.ws = ws
+        self._drainer = None
+        ws.setblocking(False)
 
     @property
     def path(self):
@@ -100,13 +109,54 @@ class WebSocket:
     def more(self):
         return self.ws.more
 
+    async def drain(self):
+        """Wait until everything sent so far is written to the socket. A
+        peer that takes nothing for write_timeout seconds is dropped (the
+        connection is closed, ConnectionClosed raised)."""
+        ws = self.ws
+        if not ws.flush():
+            return
+        try:
+            await asyncio.wait_for(self._flush(), self.write_timeout)
+        except asyncio.TimeoutError:
+            ws.stream.close()
+            ws.close()
+            raise ConnectionClosed(1006, "peer stopped reading")
+
+    def _abort(self):
+        try:
+            self.ws.close(1011, "not reading")
+        except Exception:
+            pass
+
+    async def _drain_in_background(self):
+        try:
+            await self.drain()
+        except (ConnectionClosed, OSError):
+            pass
+        finally:
+            self._drainer = None
+
+    async def _flush(self):
+        while self.ws.flush():
+            await _writable(self.ws.stream)
+
     async def send(self, data, fin=True):
+        """Send a message (or a fragment, fin=False). The event loop runs on
+        while a slow peer's socket is full: this waits, not the loop."""
         self.ws.send(data, fin=fin)
+        await self.drain()
 
     async def ping(self, data=b""):
         self.ws.ping(data)
+        await self.drain()
 
     async def close(self, code=1000, reason=""):
+        if not self.ws.closed:
+            try:
+                await self.drain()
+            except (ConnectionClosed, OSError):
+                pass
         self.ws.close(code, reason)
 
     def __aiter__(self):
@@ -124,6 +174,26 @@ class WebSocket:
     async def __aexit__(self, exc_type, exc, tb):
         if not self.ws.closed:
             self.ws.close(1000 if exc is None else 1011)
+
+
+def broadcast(clients, message):
+    """Send `message` to every WebSocket in `clients` without waiting for
+    any of them: none holds up another or the caller. What a full socket
+    does not take is written on in the background; a client that stopped
+    reading is closed (1011) when its backlog passes the high-water mark
+    (16 KiB) or it takes nothing for write_timeout seconds, never skipped
+    silently. Returns the clients it could not reach."""
+    failed = []
+    for ws in clients:
+        try:
+            ws.ws.send(message)
+        except (ConnectionClosed, OSError):
+            ws._abort()
+            failed.append(ws)
+            continue
+        if ws.ws.flush() and ws._drainer is None:
+            ws._drainer = asyncio.create_task(ws._drain_in_background())
+    return failed
 
 
 async def _read_head(stream, max_head):
@@ -210,6 +280,4 @@ def _close_quietly(sock, status=None):
 async def connect(url, **options):
     """Connect as a client (ws:// or wss://); options as uwebsocket.connect.
     The handshake itself blocks, bounded by timeout=."""
-    ws = uwebsocket.connect(url, **options)
-    ws.stream.setblocking(False)
-    return WebSocket(ws)
+    return WebSocket(uwebsocket.connect(url, **options))

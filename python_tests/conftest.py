@@ -14,6 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 MP_SCRIPTS = Path(__file__).resolve().parent / "mp"
+# python_tests/mp/test_*.py are MicroPython scripts (run on the unix port by
+# test_inmemory.py and under QEMU by test_qemu.py), not CPython tests.
+collect_ignore = ["mp"]
 
 
 def firmware():

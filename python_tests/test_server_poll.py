@@ -1,0 +1,62 @@
+"""Non-blocking WebSockets on one select.poll loop (servers/poll_server.py):
+recv() returns None until a whole message is there, partial frames are
+kept across calls, and one slow client never holds up another."""
+import threading
+import time
+
+from websockets.sync.client import connect as sync_connect
+
+from test_server_handshake import SERVERS, wait_log
+from test_server_protocol import BINARY, TEXT, RawClient, frame
+
+POLL_SERVER = SERVERS / "poll_server.py"
+TIMEOUT = 10
+
+
+def test_a_frame_trickling_in_byte_by_byte_holds_up_no_one(mp_server):
+    srv = mp_server(POLL_SERVER)
+    slow = RawClient(srv.host, srv.port)
+    message = "é" * 300  # a 16-bit length, text split inside characters
+    wire = frame(TEXT, message.encode())
+    done = threading.Event()
+
+    def trickle():
+        for i in range(len(wire)):
+            slow.sock.sendall(wire[i:i + 1])
+            time.sleep(0.004)
+        done.set()
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        # Meanwhile, another client is served at once, many times over.
+        with sync_connect("ws://%s:%d/" % (srv.host, srv.port), open_timeout=TIMEOUT) as ws:
+            for i in range(50):
+                ws.send(b"quick %d" % i)
+                assert ws.recv(timeout=TIMEOUT) == b"quick %d" % i
+            assert not done.is_set(), "the slow frame finished before the fast client did"
+    finally:
+        sender.join(TIMEOUT)
+    fin, rsv, opcode, payload = slow.read_frame()
+    assert (fin, opcode) == (True, TEXT)
+    assert payload.decode() == message
+    slow.close()
+
+
+def test_several_messages_in_one_segment_and_big_ones(mp_server):
+    srv = mp_server(POLL_SERVER)
+    client = RawClient(srv.host, srv.port)
+    try:
+        # Three messages in one send: each comes back on its own.
+        client.send(frame(BINARY, b"one"), frame(TEXT, b"two"), frame(BINARY, b"\x00" * 70000))
+        assert client.read_frame()[2:] == (BINARY, b"one")
+        assert client.read_frame()[2:] == (TEXT, b"two")
+        assert client.read_frame()[2:] == (BINARY, b"\x00" * 70000)
+        # 512 KiB echoed: far more than the server's socket buffer takes in
+        # one go, so its send() queues and poll(POLLOUT) drains the rest.
+        big = bytes(range(256)) * 2048
+        client.send(frame(BINARY, big))
+        assert client.read_frame()[2:] == (BINARY, big)
+        wait_log(srv, "queued")
+    finally:
+        client.close()
