@@ -27,6 +27,7 @@ BURST = 20  # messages sent back to back, then checked at every client
 CONNECTING = 4  # handshakes in flight at once: fewer than the server's backlog (5),
 # so no SYN is dropped (a dropped one costs a retransmission, 1 s or more)
 TIMEOUT = 60.0
+HEAP = "16M"
 
 
 def raise_fd_limit(needed):
@@ -108,7 +109,9 @@ def run(firmware, log_dir, counts=CLIENTS, host="127.0.0.1"):
     results = []
     for count in counts:
         port = free_port(host)
-        proc = Process([firmware, str(CHAT_SERVER), host, str(port)],
+        # The unix port's default heap (2 MiB on 64-bit) holds some 400
+        # asyncio clients (≈ 4 KiB each with their streams and tasks).
+        proc = Process([firmware, "-X", "heapsize=%s" % HEAP, str(CHAT_SERVER), host, str(port)],
                        Path(log_dir) / ("chat-%d.log" % count))
         try:
             wait_port(host, port, proc)

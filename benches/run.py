@@ -118,7 +118,8 @@ def table(results):
         if r["case"] == "client_rtt":
             add("  %-4s median %d us (p10 %d, p90 %d)" % (r["scheme"] + "://", r["median_us"], r["p10_us"], r["p90_us"]))
     add("")
-    add("Broadcast, examples/chat_server.py (asyncio), every message to every client")
+    add("Broadcast, examples/chat_server.py (asyncio, -X heapsize=%s), every message to every client"
+        % broadcast.HEAP)
     for r in results:
         if r["case"] == "broadcast":
             add("  %5d clients: one broadcast reaches all in %.1f ms, %.0f deliveries/s in a burst, "

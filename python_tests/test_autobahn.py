@@ -1,29 +1,38 @@
-"""The Autobahn TestSuite in server mode: wstest's fuzzing client drives
+"""The Autobahn TestSuite, cases 1.* to 10.*, in both modes (runner:
+python_tests/autobahn.py). Server mode: wstest's fuzzing client drives
 examples/echo_server.py (through servers/autobahn_echo.py, which raises the
-message limit to the suite's 16 MiB) on the unix port through cases 1.* to
-10.*; every case must end OK, NON-STRICT or INFORMATIONAL, none FAILED."""
+message limit to the suite's 16 MiB). Client mode: wstest's fuzzing server
+drives clients/autobahn_client.py. Every case must end OK, NON-STRICT or
+INFORMATIONAL, none FAILED; the counts are printed."""
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import firmware, free_port
 
 TESTS = Path(__file__).resolve().parent
 RUNNER = TESTS / "autobahn.py"
-SERVER = TESTS / "servers" / "autobahn_echo.py"
 ACCEPTED = {"OK", "NON-STRICT", "INFORMATIONAL"}
+# 16 MiB messages (9.*) are held while echoed: a 64 MiB heap is ample.
+PEERS = {
+    "server": ("servers/autobahn_echo.py {host} {port}", lambda: ["--port", str(free_port())]),
+    "client": ("clients/autobahn_client.py {url} {agent}", lambda: []),
+}
 
 
-def test_autobahn_fuzzingclient_cases_1_to_10(tmp_path):
+@pytest.mark.parametrize("mode", ["server", "client"])
+def test_autobahn_cases_1_to_10(mode, tmp_path):
     assert shutil.which("wstest"), "wstest is missing: tools/install_autobahn.sh installs it"
-    outdir = tmp_path / "autobahn-server"
-    # 16 MiB messages (9.*) are held while echoed: a 64 MiB heap is ample.
-    cmd = "%s -X heapsize=64M %s {host} {port}" % (firmware(), SERVER)
+    script, options = PEERS[mode]
+    cmd = "%s -X heapsize=64M %s/%s" % (firmware(), TESTS, script)
+    outdir = tmp_path / ("autobahn-" + mode)
     run = subprocess.run(
-        [sys.executable, str(RUNNER), "server", "--cmd", cmd, "--port", str(free_port()),
-         "--outdir", str(outdir), "--timeout", "900"],
+        [sys.executable, str(RUNNER), mode, "--cmd", cmd, *options(), "--outdir", str(outdir),
+         "--timeout", "900"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1000)
     summary = run.stdout.decode(errors="replace")
     print(summary)
