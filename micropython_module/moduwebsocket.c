@@ -240,11 +240,13 @@ typedef struct _mp_obj_websocket_t {
     mp_uint_t ping_interval;
     mp_uint_t ping_timeout;
     mp_uint_t last_rx;
-    bool ping_outstanding;
     // Non-blocking mode (setblocking(False)): what the stream did not take
     // yet, written before anything else (NULL when nothing waits).
     struct _uws_tx_queue_t *tx;
     uint16_t close_code;
+    // The small fields together: 240 bytes in all on a 32-bit port (15
+    // GC blocks), the connection state included.
+    bool ping_outstanding;
     bool stream_closed;
     bool more;
     bool queue_writes;
