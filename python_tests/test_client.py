@@ -300,3 +300,16 @@ def test_public_stream_example_reports_a_bad_url():
     assert code != 0
     assert "URL must start with ws:// or wss://" in out
     assert "Traceback" not in out
+
+
+def test_asyncio_clients_echo_side_by_side():
+    # uwebsocket_asyncio.connect: ten clients in one event loop, 40 messages
+    # each, text and binary, up to 40 KB.
+    with WebsocketsServer(echo) as srv:
+        code, out = peers.run_client(peers.CLIENTS / "asyncio_client.py", srv.url("/"), 10, 40,
+                                     timeout=120)
+    lines = out.splitlines()
+    assert code == 0, out
+    assert sorted(lines[:-1]) == sorted("client %d closed 1000" % n for n in range(10)), out
+    assert lines[-1] == "done", out
+    assert_no_handler_errors(srv)
