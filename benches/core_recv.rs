@@ -54,12 +54,19 @@ fn ours(wire: &[u8], size: usize, out: &mut [u8]) -> usize {
             Want::Nothing => break,
             Want::Internal(buf) => {
                 let n = buf.len().min(input.len());
-                if n == 0 {
+                if n == 0 && !buf.is_empty() {
                     break;
                 }
                 buf[..n].copy_from_slice(&input[..n]);
                 input = &input[n..];
                 conn.filled(n).expect("valid frames")
+            }
+            Want::Buffered(ahead) => {
+                let n = ahead.len();
+                out[written..written + n].copy_from_slice(ahead);
+                let event = conn.data_received(&mut out[written..written + n]).expect("valid frames");
+                written += n;
+                event
             }
             Want::Data(len) => {
                 let n = (len as usize).min(input.len()).min(out.len() - written);

@@ -608,33 +608,43 @@ static mp_obj_t uws_recv(mp_obj_t self_in) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
     for (;;) {
         uint8_t *internal;
-        uint64_t want = uws_rx_want(CONN(self), &internal);
-        if (want == 0) {
-            uws_raise_closed(self);
-        }
-        if (want > UWS_READ_CHUNK) {
-            want = UWS_READ_CHUNK;
-        }
-        if (self->ping_interval) {
-            uws_keepalive_check(self);
-        }
-        byte *dst = internal != NULL ? internal : uws_message_space(self, want);
-        mp_int_t n = uws_read_some(self->stream, dst, want);
-        if (n < 0) {
-            return mp_const_none;
-        }
-        uws_peer_alive(self);
-        if (n == 0) {
-            uws_drop_message(self);
-            uws_close_stream(self);
-            uws_raise_closed(self);
-        }
+        const uint8_t *buffered;
+        uint64_t want = uws_rx_want(CONN(self), &internal, &buffered);
         int32_t event;
-        if (internal != NULL) {
-            event = uws_rx_filled(CONN(self), n);
+        if (want == 0 && internal == NULL) {
+            uws_raise_closed(self);
+        } else if (want == 0) {
+            // The next header was read ahead.
+            event = uws_rx_filled(CONN(self), 0);
+        } else if (buffered != NULL) {
+            byte *dst = uws_message_space(self, want);
+            memcpy(dst, buffered, want);
+            event = uws_rx_data(CONN(self), dst, want);
+            self->msg_len += want;
         } else {
-            event = uws_rx_data(CONN(self), dst, n);
-            self->msg_len += n;
+            if (want > UWS_READ_CHUNK) {
+                want = UWS_READ_CHUNK;
+            }
+            if (self->ping_interval) {
+                uws_keepalive_check(self);
+            }
+            byte *dst = internal != NULL ? internal : uws_message_space(self, want);
+            mp_int_t n = uws_read_some(self->stream, dst, want);
+            if (n < 0) {
+                return mp_const_none;
+            }
+            uws_peer_alive(self);
+            if (n == 0) {
+                uws_drop_message(self);
+                uws_close_stream(self);
+                uws_raise_closed(self);
+            }
+            if (internal != NULL) {
+                event = uws_rx_filled(CONN(self), n);
+            } else {
+                event = uws_rx_data(CONN(self), dst, n);
+                self->msg_len += n;
+            }
         }
         if (event == UWS_EV_CONTINUE) {
             continue;
@@ -666,9 +676,17 @@ static MP_DEFINE_CONST_FUN_OBJ_1(uws_recv_obj, uws_recv);
 static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t size) {
     size_t pos = 0;
     for (;;) {
+        // First what was read ahead (a small message is often all there).
+        size_t written;
+        int32_t event = uws_rx_take(CONN(self), buf + pos, size - pos, &written);
+        pos += written;
+        if (event != UWS_EV_CONTINUE) {
+            goto got_event;
+        }
         uint8_t *internal;
-        uint64_t want = uws_rx_want(CONN(self), &internal);
-        if (want == 0) {
+        const uint8_t *buffered;
+        uint64_t want = uws_rx_want(CONN(self), &internal, &buffered);
+        if (want == 0 && internal == NULL) {
             uws_raise_closed(self);
         }
         if (internal == NULL) {
@@ -678,30 +696,39 @@ static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t si
             }
             want = MIN(want, (uint64_t)(size - pos));
         }
-        if (self->ping_interval) {
-            uws_keepalive_check(self);
-        }
-        byte *dst = internal != NULL ? internal : buf + pos;
-        mp_int_t n = uws_read_some(self->stream, dst, want);
-        if (n < 0) {
-            self->more = pos > 0;
-            return pos > 0 ? (mp_int_t)pos : -1;
-        }
-        uws_peer_alive(self);
-        if (n == 0) {
-            uws_close_stream(self);
-            uws_raise_closed(self);
-        }
-        int32_t event;
-        if (internal != NULL) {
-            event = uws_rx_filled(CONN(self), n);
+        if (want == 0) {
+            // The next header was read ahead.
+            event = uws_rx_filled(CONN(self), 0);
+        } else if (buffered != NULL) {
+            memcpy(buf + pos, buffered, want);
+            event = uws_rx_data(CONN(self), buf + pos, want);
+            pos += want;
         } else {
-            event = uws_rx_data(CONN(self), dst, n);
-            pos += n;
+            if (self->ping_interval) {
+                uws_keepalive_check(self);
+            }
+            byte *dst = internal != NULL ? internal : buf + pos;
+            mp_int_t n = uws_read_some(self->stream, dst, want);
+            if (n < 0) {
+                self->more = pos > 0;
+                return pos > 0 ? (mp_int_t)pos : -1;
+            }
+            uws_peer_alive(self);
+            if (n == 0) {
+                uws_close_stream(self);
+                uws_raise_closed(self);
+            }
+            if (internal != NULL) {
+                event = uws_rx_filled(CONN(self), n);
+            } else {
+                event = uws_rx_data(CONN(self), dst, n);
+                pos += n;
+            }
         }
         if (event == UWS_EV_CONTINUE) {
             continue;
         }
+    got_event:
         if (event == UWS_EV_TEXT || event == UWS_EV_BINARY) {
             self->more = false;
             return pos;
@@ -920,7 +947,9 @@ static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
 // be registered with select.poll and used by asyncio.
 static mp_uint_t uws_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, int *errcode) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
-    if (uws_rx_want(CONN(self), &(uint8_t *){NULL}) == 0) {
+    uint8_t *internal;
+    const uint8_t *buffered;
+    if (uws_rx_want(CONN(self), &internal, &buffered) == 0 && internal == NULL) {
         return 0;
     }
     mp_int_t n = uws_recv_into_buf(self, buf, size);
@@ -944,7 +973,16 @@ static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t
         return 0;
     }
     const mp_stream_p_t *p = mp_get_stream(self->stream);
-    return p->ioctl(self->stream, request, arg, errcode);
+    mp_uint_t ret = p->ioctl(self->stream, request, arg, errcode);
+    // Bytes read ahead may hold a message the socket no longer shows.
+    // (Where select.poll uses the file descriptor itself, as on unix, it
+    // cannot see them: call recv() until it returns None after each
+    // POLLIN.)
+    if (request == MP_STREAM_POLL && ret != MP_STREAM_ERROR && (arg & MP_STREAM_POLL_RD)
+        && uws_rx_buffered(CONN(self)) > 0) {
+        ret |= MP_STREAM_POLL_RD;
+    }
+    return ret;
 }
 
 static mp_obj_t uws_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {

@@ -19,7 +19,7 @@
 
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
-use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::utf8::Utf8Validator;
 
 /// Which end of the connection this is. It decides masking (§5.1): a client
@@ -73,11 +73,17 @@ pub enum State {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Want<'a> {
     /// Up to `len` bytes of frame header or control payload, into this
-    /// buffer of the core's (report them with [`Connection::filled`]).
+    /// buffer of the core's (report them with [`Connection::filled`]). An
+    /// empty buffer means the next header is already read ahead: call
+    /// `filled(0)` without reading.
     Internal(&'a mut [u8]),
     /// Up to this many bytes of message payload, into a buffer of the
     /// host's (report them with [`Connection::data_received`]).
     Data(u64),
+    /// Message payload the core has already read ahead: copy up to all of
+    /// it into the host's buffer and report that with
+    /// [`Connection::data_received`]. Nothing is read from the transport.
+    Buffered(&'a [u8]),
     /// Nothing: the connection is closing or closed.
     Nothing,
 }
@@ -116,7 +122,8 @@ pub enum SendError {
 /// How the receive side is reading the current frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rx {
-    /// Reading a header into `header[..header_have]`.
+    /// Between frames: the next header comes through the read-ahead
+    /// (`control[ahead_start..ahead_end]`).
     Header,
     /// Payload of a data frame, going to the host.
     Data,
@@ -139,8 +146,6 @@ pub struct Connection {
     /// far, mod 4), and the payload bytes still to come.
     mask_phase: u8,
     remaining: u64,
-    header: [u8; MAX_HEADER_LEN],
-    header_have: u8,
     /// The message being received (a fragmented one spans frames) and how
     /// long it is so far.
     message: Option<MessageKind>,
@@ -151,6 +156,12 @@ pub struct Connection {
     /// Payload of the last control frame; after a Close, its code and reason.
     control: [u8; MAX_CONTROL_PAYLOAD],
     control_len: u8,
+    /// Bytes read ahead and not yet used: `control[ahead_start..ahead_end]`.
+    /// Between frames the control buffer is free, so a header is read
+    /// together with what follows it (a small message's payload, further
+    /// frames) in one read; the bytes are then used from here.
+    ahead_start: u8,
+    ahead_end: u8,
     close_received: bool,
     error: Option<ProtocolError>,
     /// The fragmented message being sent, if any.
@@ -171,14 +182,14 @@ impl Connection {
             mask: None,
             mask_phase: 0,
             remaining: 0,
-            header: [0; MAX_HEADER_LEN],
-            header_have: 0,
             message: None,
             message_len: 0,
             last_kind: MessageKind::Binary,
             utf8: Utf8Validator::new(),
             control: [0; MAX_CONTROL_PAYLOAD],
             control_len: 0,
+            ahead_start: 0,
+            ahead_end: 0,
             close_received: false,
             error: None,
             sending: None,
@@ -217,7 +228,13 @@ impl Connection {
         self.message.is_some()
     }
 
-    /// The payload of the last control frame received.
+    /// How many bytes are read ahead and not yet used.
+    pub const fn buffered(&self) -> usize {
+        (self.ahead_end - self.ahead_start) as usize
+    }
+
+    /// The payload of the last control frame received (valid until the
+    /// next [`want`](Self::want)), or the peer's Close once it came.
     pub fn control_payload(&self) -> &[u8] {
         &self.control[..self.control_len as usize]
     }
@@ -247,50 +264,106 @@ impl Connection {
         if !matches!(self.state, State::Open | State::CloseSent) {
             return Want::Nothing;
         }
+        let (start, end) = (self.ahead_start as usize, self.ahead_end as usize);
         match self.rx {
+            // The next header is all read ahead: no read needed.
+            Rx::Header if self.ahead_header_complete() => Want::Internal(&mut []),
             Rx::Header => {
-                let have = self.header_have as usize;
-                let need = if have < 2 {
-                    // A server accepts masked frames only, whose headers are
-                    // at least 6 bytes (§5.2): asking for 6 at once reads no
-                    // further than any frame it accepts, and saves a read
-                    // per message. A client's frames may have 2.
-                    match self.role {
-                        Role::Server => 6,
-                        Role::Client => 2,
-                    }
-                } else {
-                    FrameHeader::len_from_prefix(self.header[1])
-                };
-                // need > have whenever a header is incomplete; max() keeps
-                // the slice valid should that ever not hold.
-                Want::Internal(&mut self.header[have..need.max(have)])
+                // Between frames the control buffer is free: read the next
+                // header together with whatever follows it. A header begun
+                // in an earlier read moves to the buffer's front first.
+                if start > 0 {
+                    self.control.copy_within(start..end, 0);
+                    self.ahead_start = 0;
+                    self.ahead_end = (end - start) as u8;
+                }
+                let have = self.ahead_end as usize;
+                Want::Internal(&mut self.control[have..])
             }
-            Rx::Control => {
-                // control_len counts the payload read so far; the header
-                // check bounds the whole at 125 bytes.
-                let start = self.control_len as usize;
-                let end = (start + self.remaining as usize).min(MAX_CONTROL_PAYLOAD);
-                Want::Internal(&mut self.control[start..end])
+            Rx::Data if start < end => {
+                let n = ((end - start) as u64).min(self.remaining) as usize;
+                Want::Buffered(&self.control[start..start + n])
             }
             Rx::Data => Want::Data(self.remaining),
+            Rx::Control => {
+                // Only what the read-ahead did not hold: the payload read so
+                // far is control[..control_len]; the header check bounds the
+                // whole at 125 bytes.
+                let from = self.control_len as usize;
+                let to = (from + self.remaining as usize).min(MAX_CONTROL_PAYLOAD);
+                Want::Internal(&mut self.control[from..to])
+            }
+        }
+    }
+
+    fn ahead_header_complete(&self) -> bool {
+        match &self.control[self.ahead_start as usize..self.ahead_end as usize] {
+            ahead @ [_, b1, ..] => ahead.len() >= FrameHeader::len_from_prefix(*b1),
+            _ => false,
         }
     }
 
     /// Report `n` bytes read into the buffer of [`Want::Internal`].
     pub fn filled(&mut self, n: usize) -> Result<Event, ProtocolError> {
         let result = match self.rx {
-            Rx::Header => self.header_filled(n),
+            Rx::Header => {
+                let end = (self.ahead_end as usize + n).min(MAX_CONTROL_PAYLOAD);
+                self.ahead_end = end as u8;
+                self.use_ahead()
+            }
             Rx::Control => self.control_filled(n),
             Rx::Data => Ok(Event::Continue),
         };
         self.check(result)
     }
 
+    /// Take headers and control payloads from the read-ahead until it runs
+    /// out, a data frame's payload begins (the host copies it out:
+    /// [`Want::Buffered`]) or an event comes.
+    fn use_ahead(&mut self) -> Result<Event, ProtocolError> {
+        while self.ahead_start < self.ahead_end {
+            let start = self.ahead_start as usize;
+            let end = self.ahead_end as usize;
+            let event = match self.rx {
+                Rx::Header => {
+                    // A partial header waits for more (want() asks).
+                    let Some((header, len)) = FrameHeader::decode(&self.control[start..end])? else {
+                        return Ok(Event::Continue);
+                    };
+                    self.ahead_start += len as u8;
+                    self.start_frame(header)?
+                }
+                Rx::Control => {
+                    // The payload moves to the front of the buffer
+                    // (control_len <= ahead_start: never past the bytes it
+                    // copies).
+                    let n = ((end - start) as u64).min(self.remaining) as usize;
+                    let to = self.control_len as usize;
+                    self.control.copy_within(start..start + n, to);
+                    self.ahead_start += n as u8;
+                    self.control_filled(n)?
+                }
+                Rx::Data => return Ok(Event::Continue),
+            };
+            if event != Event::Continue {
+                return Ok(event);
+            }
+        }
+        Ok(Event::Continue)
+    }
+
     /// Report payload read for [`Want::Data`]: `data` is unmasked in place and,
     /// for text, validated. At most the wanted amount is taken; the host
     /// never passes more.
     pub fn data_received(&mut self, data: &mut [u8]) -> Result<Event, ProtocolError> {
+        if self.ahead_start < self.ahead_end && self.rx == Rx::Data {
+            // These came from Want::Buffered: used up.
+            let available = (self.ahead_end - self.ahead_start) as usize;
+            let n = data.len().min(available).min(self.remaining as usize);
+            self.ahead_start += n as u8;
+            let result = self.data_filled(&mut data[..n]);
+            return self.check(result);
+        }
         let result = self.data_filled(data);
         self.check(result)
     }
@@ -304,16 +377,6 @@ impl Connection {
             self.state = if self.state == State::CloseSent { State::Closed } else { State::Failed };
         }
         result
-    }
-
-    fn header_filled(&mut self, n: usize) -> Result<Event, ProtocolError> {
-        let have = (self.header_have as usize + n).min(MAX_HEADER_LEN);
-        self.header_have = have as u8;
-        let Some((header, _)) = FrameHeader::decode(&self.header[..have])? else {
-            return Ok(Event::Continue);
-        };
-        self.header_have = 0;
-        self.start_frame(header)
     }
 
     /// Check a complete header against the connection (§5.1–§5.5) and set up
@@ -505,6 +568,16 @@ impl Connection {
                     buf[..n].copy_from_slice(&rest[..n]);
                     read.consumed += n;
                     self.filled(n)?
+                }
+                Want::Buffered(ahead) => {
+                    let space = &mut out[read.written..];
+                    let n = ahead.len().min(space.len());
+                    if n == 0 {
+                        break;
+                    }
+                    space[..n].copy_from_slice(&ahead[..n]);
+                    read.written += n;
+                    self.data_received(&mut space[..n])?
                 }
                 Want::Data(len) => {
                     let space = &mut out[read.written..];

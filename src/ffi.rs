@@ -157,20 +157,52 @@ pub unsafe extern "C" fn uws_conn_init(mem: *mut Connection, server: bool, max_m
     true
 }
 
-/// What to read next: returns how many bytes (0: nothing, the connection is
-/// closing or closed). `*internal` is set to where they go when the core
-/// takes them itself (then report with `uws_rx_filled`), or to NULL when
-/// they are message payload for the host's buffer (`uws_rx_data`).
+/// What to read next. Returns a byte count and sets the two out-pointers:
+/// - `*internal` set: read up to that many bytes there, report them with
+///   `uws_rx_filled`; a count of 0 means bytes are already read ahead:
+///   call `uws_rx_filled(c, 0)` without reading;
+/// - `*buffered` set: that many payload bytes are already read ahead
+///   there: copy up to all of them into the host's buffer and report the
+///   copy with `uws_rx_data` (no read);
+/// - neither: read up to that many payload bytes into the host's buffer,
+///   report with `uws_rx_data`; a count of 0 means nothing more comes (the
+///   connection is closing or closed).
 #[no_mangle]
-pub unsafe extern "C" fn uws_rx_want(c: *mut Connection, internal: *mut *mut u8) -> u64 {
-    // SAFETY: see conn(); `internal` is a valid out-pointer.
-    let (len, ptr) = match unsafe { conn(c) }.want() {
-        Want::Internal(buf) => (buf.len() as u64, buf.as_mut_ptr()),
-        Want::Data(len) => (len, core::ptr::null_mut()),
-        Want::Nothing => (0, core::ptr::null_mut()),
+pub unsafe extern "C" fn uws_rx_want(c: *mut Connection, internal: *mut *mut u8, buffered: *mut *const u8) -> u64 {
+    let (len, inside, ahead) = match unsafe { conn(c) }.want() {
+        Want::Internal(buf) => (buf.len() as u64, buf.as_mut_ptr(), core::ptr::null()),
+        Want::Buffered(buf) => (buf.len() as u64, core::ptr::null_mut(), buf.as_ptr()),
+        Want::Data(len) => (len, core::ptr::null_mut(), core::ptr::null()),
+        Want::Nothing => (0, core::ptr::null_mut(), core::ptr::null()),
     };
-    unsafe { internal.write(ptr) };
+    // SAFETY: both are valid out-pointers (the host's locals).
+    unsafe {
+        internal.write(inside);
+        buffered.write(ahead);
+    }
     len
+}
+
+/// Use what was read ahead, without reading: headers are parsed, payload
+/// copied into `out` (at most `out_len` bytes, unmasked) until an event
+/// comes, the read-ahead runs out or `out` is full. Returns the event
+/// (`UWS_EV_CONTINUE`: read from the stream next, as `uws_rx_want` says)
+/// and sets `*written`. One call per small message where the step-by-step
+/// calls would be four.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_take(c: *mut Connection, out: *mut u8, out_len: usize, written: *mut usize) -> i32 {
+    let c = unsafe { conn(c) };
+    let result = c.read(&[], unsafe { bytes_mut(out, out_len) });
+    // SAFETY: a valid out-pointer (the host's local).
+    unsafe { written.write(result.map_or(0, |r| r.written)) };
+    event_code(result.map(|r| r.event))
+}
+
+/// How many bytes are read ahead and not yet used (a message may be
+/// waiting there although the transport has nothing new).
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_buffered(c: *mut Connection) -> usize {
+    unsafe { conn(c) }.buffered()
 }
 
 fn event_code(result: Result<Event, crate::ProtocolError>) -> i32 {

@@ -110,15 +110,25 @@ fn core_reads(role: Role, wire: &[u8], chunk: usize) -> Vec<(u8, Vec<u8>)> {
     let mut seen = Vec::new();
     let mut message = Vec::new();
     let mut input = wire;
-    while !input.is_empty() {
+    loop {
         let event = match conn.want() {
             Want::Nothing => break,
             Want::Internal(buf) => {
+                if !buf.is_empty() && input.is_empty() {
+                    break;
+                }
                 let n = buf.len().min(chunk).min(input.len());
                 buf[..n].copy_from_slice(&input[..n]);
                 input = &input[n..];
                 conn.filled(n).unwrap()
             }
+            Want::Buffered(ahead) => {
+                let n = ahead.len().min(chunk);
+                let start = message.len();
+                message.extend_from_slice(&ahead[..n]);
+                conn.data_received(&mut message[start..]).unwrap()
+            }
+            Want::Data(_) if input.is_empty() => break,
             Want::Data(len) => {
                 let n = (len.min(chunk as u64) as usize).min(input.len());
                 let start = message.len();

@@ -16,14 +16,25 @@ fuzz_target!(|data: &[u8]| {
     let mut input = rest;
     let mut payload = [0u8; 4096];
     let mut message_len = 0usize;
-    while !input.is_empty() {
+    loop {
         let result = match conn.want() {
             Want::Nothing => {
                 assert!(!matches!(conn.state(), State::Open | State::CloseSent));
                 break;
             }
+            // Nothing more to read: what was read ahead is used up first.
+            Want::Internal(buf) if !buf.is_empty() && input.is_empty() => break,
+            Want::Data(_) if input.is_empty() => break,
+            Want::Buffered(ahead) => {
+                assert!(!ahead.is_empty() && ahead.len() <= 125);
+                let n = ahead.len().min(chunk);
+                let dst = &mut payload[message_len % 2048..][..n];
+                dst.copy_from_slice(&ahead[..n]);
+                message_len += n;
+                conn.data_received(dst)
+            }
             Want::Internal(buf) => {
-                assert!(!buf.is_empty() && buf.len() <= 125);
+                assert!(buf.len() <= 125);
                 let n = buf.len().min(chunk).min(input.len());
                 buf[..n].copy_from_slice(&input[..n]);
                 input = &input[n..];

@@ -54,8 +54,9 @@ pub(crate) fn receive(role: Role, input: &[u8], cuts: &[usize], max: u64) -> Vec
     for end in bounds {
         let mut piece = &input[start..end];
         start = end;
-        while !piece.is_empty() {
-            let mut out = vec![0u8; piece.len()];
+        loop {
+            // Room for the piece and for what was read ahead before it.
+            let mut out = vec![0u8; piece.len() + MAX_CONTROL_PAYLOAD];
             let read = match conn.read(piece, &mut out) {
                 Ok(r) => r,
                 Err(e) => {
@@ -74,7 +75,7 @@ pub(crate) fn receive(role: Role, input: &[u8], cuts: &[usize], max: u64) -> Vec
                     seen.push(Seen::Close(conn.close_code().map(|c| c.0), conn.close_reason().to_vec()));
                 }
             }
-            if read.consumed == 0 && read.event == Event::Continue {
+            if read.consumed == 0 && read.written == 0 && read.event == Event::Continue {
                 break;
             }
         }
@@ -371,17 +372,25 @@ proptest! {
 fn reads_per_message(role: Role, wire: &[u8]) -> usize {
     let mut conn = Connection::new(role);
     let mut input = wire;
-    let mut out = [0u8; 128];
+    let mut out = [0u8; 2048];
     let mut reads = 0;
     loop {
         let event = match conn.want() {
             Want::Nothing => unreachable!(),
             Want::Internal(buf) => {
-                reads += 1;
-                let n = buf.len();
-                buf.copy_from_slice(&input[..n]);
+                // An empty buffer: bytes read ahead come first, no read.
+                let n = buf.len().min(input.len());
+                if !buf.is_empty() {
+                    reads += 1;
+                }
+                buf[..n].copy_from_slice(&input[..n]);
                 input = &input[n..];
                 conn.filled(n).unwrap()
+            }
+            Want::Buffered(ahead) => {
+                let n = ahead.len();
+                out[..n].copy_from_slice(ahead);
+                conn.data_received(&mut out[..n]).unwrap()
             }
             Want::Data(len) => {
                 reads += 1;
@@ -392,21 +401,87 @@ fn reads_per_message(role: Role, wire: &[u8]) -> usize {
             }
         };
         if let Event::Message(_) = event {
-            assert!(input.is_empty(), "read past the frame");
+            assert!(input.is_empty(), "bytes left unread");
             return reads;
         }
     }
 }
 
 #[test]
-fn a_small_message_takes_two_reads_and_none_past_it() {
-    // A server reads a masked header (6 bytes) at once, then the payload;
-    // a client reads its 2-byte header, then the payload.
-    for len in [1usize, 16, 125] {
+fn a_small_message_takes_one_read() {
+    // The header is read together with what follows it (up to the
+    // read-ahead's 125 bytes): a small message in one read, a bigger one
+    // in two (the rest of the payload straight into the host's buffer).
+    for len in [0usize, 1, 16, 100] {
+        let payload = vec![0x42; len];
+        assert_eq!(reads_per_message(Role::Server, &frame(Role::Client, 2, true, &payload)), 1);
+        assert_eq!(reads_per_message(Role::Client, &frame(Role::Server, 2, true, &payload)), 1);
+    }
+    for len in [125usize, 126, 1000] {
         let payload = vec![0x42; len];
         assert_eq!(reads_per_message(Role::Server, &frame(Role::Client, 2, true, &payload)), 2);
-        assert_eq!(reads_per_message(Role::Client, &frame(Role::Server, 2, true, &payload)), 2);
     }
-    // An empty masked message is exactly its 6-byte header.
-    assert_eq!(reads_per_message(Role::Server, &frame(Role::Client, 2, true, b"")), 1);
+}
+
+#[test]
+fn frames_read_ahead_come_out_one_event_at_a_time() {
+    // Several frames in one read: a ping, a fragmented text message with a
+    // pong between its fragments, a binary message; each event in turn,
+    // the ping's payload intact although more frames followed it.
+    let mut wire = frame(Role::Client, 0x9, true, b"are you there");
+    wire.extend(frame(Role::Client, 0x1, false, "h\u{e9}".as_bytes()));
+    wire.extend(frame(Role::Client, 0xA, true, b"pong"));
+    wire.extend(frame(Role::Client, 0x0, true, b"llo"));
+    wire.extend(frame(Role::Client, 0x2, true, &[7; 20]));
+    assert!(wire.len() <= MAX_CONTROL_PAYLOAD);
+    let mut conn = Connection::new(Role::Server);
+    let mut out = [0u8; 64];
+    let mut seen = Vec::new();
+    let mut written = 0;
+    let mut input = &wire[..];
+    let mut reads = 0;
+    while seen.len() < 4 {
+        let event = match conn.want() {
+            Want::Nothing => unreachable!(),
+            Want::Internal(buf) => {
+                let n = buf.len().min(input.len());
+                if !buf.is_empty() {
+                    reads += 1;
+                }
+                buf[..n].copy_from_slice(&input[..n]);
+                input = &input[n..];
+                conn.filled(n).unwrap()
+            }
+            Want::Buffered(ahead) => {
+                let n = ahead.len();
+                out[written..written + n].copy_from_slice(ahead);
+                written += n;
+                conn.data_received(&mut out[written - n..written]).unwrap()
+            }
+            Want::Data(_) => unreachable!("everything was read ahead"),
+        };
+        match event {
+            Event::Continue => {}
+            Event::Ping => seen.push(Seen::Ping(conn.control_payload().to_vec())),
+            Event::Pong => seen.push(Seen::Pong(conn.control_payload().to_vec())),
+            Event::Message(kind) => {
+                seen.push(Seen::Message(kind, out[..written].to_vec()));
+                written = 0;
+            }
+            Event::Close => unreachable!(),
+        }
+    }
+    assert_eq!(reads, 1);
+    assert_eq!(seen, vec![
+        Seen::Ping(b"are you there".to_vec()),
+        Seen::Pong(b"pong".to_vec()),
+        Seen::Message(MessageKind::Text, "h\u{e9}llo".as_bytes().to_vec()),
+        Seen::Message(MessageKind::Binary, vec![7; 20]),
+    ]);
+}
+
+#[test]
+fn connection_state_stays_small() {
+    // Part of every connection object on a microcontroller's heap.
+    assert!(core::mem::size_of::<Connection>() <= 192, "{}", core::mem::size_of::<Connection>());
 }
