@@ -273,7 +273,7 @@ impl Connection {
                 // header together with whatever follows it. A header begun
                 // in an earlier read moves to the buffer's front first.
                 if start > 0 {
-                    self.control.copy_within(start..end, 0);
+                    shift_down(&mut self.control, start, 0, end - start);
                     self.ahead_start = 0;
                     self.ahead_end = (end - start) as u8;
                 }
@@ -339,7 +339,7 @@ impl Connection {
                     // copies).
                     let n = ((end - start) as u64).min(self.remaining) as usize;
                     let to = self.control_len as usize;
-                    self.control.copy_within(start..start + n, to);
+                    shift_down(&mut self.control, start, to, n);
                     self.ahead_start += n as u8;
                     self.control_filled(n)?
                 }
@@ -593,6 +593,29 @@ impl Connection {
             };
         }
         Ok(read)
+    }
+}
+
+/// Move `buf[src..src + n]` down to `buf[dst..dst + n]` (`dst < src`; the
+/// two may overlap) in pieces no longer than the gap, each an ordinary
+/// copy. `copy_within` would do the same through `memmove`, which would
+/// bring 1.5 KB of compiler_builtins into a Cortex-M firmware.
+fn shift_down(buf: &mut [u8], src: usize, dst: usize, n: usize) {
+    let gap = src.saturating_sub(dst);
+    if gap == 0 {
+        return;
+    }
+    let mut done = 0;
+    while done < n {
+        let k = gap.min(n - done);
+        let Some((low, high)) = buf.split_at_mut_checked(src + done) else {
+            return;
+        };
+        match (low.get_mut(dst + done..dst + done + k), high.get(..k)) {
+            (Some(to), Some(from)) => to.copy_from_slice(from),
+            _ => return,
+        }
+        done += k;
     }
 }
 
