@@ -368,13 +368,17 @@ proptest! {
     }
 }
 
-/// Count the reads a host makes when every read returns all it asked for.
-fn reads_per_message(role: Role, wire: &[u8]) -> usize {
+/// Drive a connection in `role` over `wire` as a host does, every read
+/// getting all it asks for, until `events` events (other than Continue)
+/// came. Returns the reads made from the transport, what was seen, and
+/// how many bytes of `wire` were left unread.
+fn drive(role: Role, wire: &[u8], events: usize) -> (usize, Vec<Seen>, usize) {
     let mut conn = Connection::new(role);
     let mut input = wire;
-    let mut out = [0u8; 2048];
-    let mut reads = 0;
-    loop {
+    let mut out = vec![0u8; wire.len()];
+    let (mut written, mut reads) = (0, 0);
+    let mut seen = Vec::new();
+    while seen.len() < events {
         let event = match conn.want() {
             Want::Nothing => unreachable!(),
             Want::Internal(buf) => {
@@ -389,22 +393,31 @@ fn reads_per_message(role: Role, wire: &[u8]) -> usize {
             }
             Want::Buffered(ahead) => {
                 let n = ahead.len();
-                out[..n].copy_from_slice(ahead);
-                conn.data_received(&mut out[..n]).unwrap()
+                out[written..written + n].copy_from_slice(ahead);
+                written += n;
+                conn.data_received(&mut out[written - n..written]).unwrap()
             }
             Want::Data(len) => {
                 reads += 1;
                 let n = len as usize;
-                out[..n].copy_from_slice(&input[..n]);
+                out[written..written + n].copy_from_slice(&input[..n]);
                 input = &input[n..];
-                conn.data_received(&mut out[..n]).unwrap()
+                written += n;
+                conn.data_received(&mut out[written - n..written]).unwrap()
             }
         };
-        if let Event::Message(_) = event {
-            assert!(input.is_empty(), "bytes left unread");
-            return reads;
+        match event {
+            Event::Continue => {}
+            Event::Ping => seen.push(Seen::Ping(conn.control_payload().to_vec())),
+            Event::Pong => seen.push(Seen::Pong(conn.control_payload().to_vec())),
+            Event::Message(kind) => {
+                seen.push(Seen::Message(kind, out[..written].to_vec()));
+                written = 0;
+            }
+            Event::Close => seen.push(Seen::Close(conn.close_code().map(|c| c.0), conn.close_reason().to_vec())),
         }
     }
+    (reads, seen, input.len())
 }
 
 #[test]
@@ -412,14 +425,13 @@ fn a_small_message_takes_one_read() {
     // The header is read together with what follows it (up to the
     // read-ahead's 125 bytes): a small message in one read, a bigger one
     // in two (the rest of the payload straight into the host's buffer).
-    for len in [0usize, 1, 16, 100] {
+    for (len, expected_reads) in [(0usize, 1), (1, 1), (16, 1), (100, 1), (125, 2), (126, 2), (1000, 2)] {
         let payload = vec![0x42; len];
-        assert_eq!(reads_per_message(Role::Server, &frame(Role::Client, 2, true, &payload)), 1);
-        assert_eq!(reads_per_message(Role::Client, &frame(Role::Server, 2, true, &payload)), 1);
-    }
-    for len in [125usize, 126, 1000] {
-        let payload = vec![0x42; len];
-        assert_eq!(reads_per_message(Role::Server, &frame(Role::Client, 2, true, &payload)), 2);
+        for (role, peer) in [(Role::Server, Role::Client), (Role::Client, Role::Server)] {
+            let (reads, seen, left) = drive(role, &frame(peer, 2, true, &payload), 1);
+            assert_eq!((reads, left), (expected_reads, 0), "{len} bytes as {role:?}");
+            assert_eq!(seen, vec![Seen::Message(MessageKind::Binary, payload.clone())]);
+        }
     }
 }
 
@@ -434,44 +446,8 @@ fn frames_read_ahead_come_out_one_event_at_a_time() {
     wire.extend(frame(Role::Client, 0x0, true, b"llo"));
     wire.extend(frame(Role::Client, 0x2, true, &[7; 20]));
     assert!(wire.len() <= MAX_CONTROL_PAYLOAD);
-    let mut conn = Connection::new(Role::Server);
-    let mut out = [0u8; 64];
-    let mut seen = Vec::new();
-    let mut written = 0;
-    let mut input = &wire[..];
-    let mut reads = 0;
-    while seen.len() < 4 {
-        let event = match conn.want() {
-            Want::Nothing => unreachable!(),
-            Want::Internal(buf) => {
-                let n = buf.len().min(input.len());
-                if !buf.is_empty() {
-                    reads += 1;
-                }
-                buf[..n].copy_from_slice(&input[..n]);
-                input = &input[n..];
-                conn.filled(n).unwrap()
-            }
-            Want::Buffered(ahead) => {
-                let n = ahead.len();
-                out[written..written + n].copy_from_slice(ahead);
-                written += n;
-                conn.data_received(&mut out[written - n..written]).unwrap()
-            }
-            Want::Data(_) => unreachable!("everything was read ahead"),
-        };
-        match event {
-            Event::Continue => {}
-            Event::Ping => seen.push(Seen::Ping(conn.control_payload().to_vec())),
-            Event::Pong => seen.push(Seen::Pong(conn.control_payload().to_vec())),
-            Event::Message(kind) => {
-                seen.push(Seen::Message(kind, out[..written].to_vec()));
-                written = 0;
-            }
-            Event::Close => unreachable!(),
-        }
-    }
-    assert_eq!(reads, 1);
+    let (reads, seen, left) = drive(Role::Server, &wire, 4);
+    assert_eq!((reads, left), (1, 0));
     assert_eq!(seen, vec![
         Seen::Ping(b"are you there".to_vec()),
         Seen::Pong(b"pong".to_vec()),
