@@ -972,12 +972,18 @@ static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t
         uws_close_stream(self);
         return 0;
     }
+    #ifdef MP_STREAM_GET_FILENO
+    if (request == MP_STREAM_GET_FILENO) {
+        // No descriptor: select.poll then asks this ioctl whether the
+        // WebSocket is readable, rather than the socket underneath, which
+        // cannot know of messages already read ahead.
+        *errcode = MP_EINVAL;
+        return MP_STREAM_ERROR;
+    }
+    #endif
     const mp_stream_p_t *p = mp_get_stream(self->stream);
     mp_uint_t ret = p->ioctl(self->stream, request, arg, errcode);
-    // Bytes read ahead may hold a message the socket no longer shows.
-    // (Where select.poll uses the file descriptor itself, as on unix, it
-    // cannot see them: call recv() until it returns None after each
-    // POLLIN.)
+    // Bytes read ahead may hold a whole message the socket no longer shows.
     if (request == MP_STREAM_POLL && ret != MP_STREAM_ERROR && (arg & MP_STREAM_POLL_RD)
         && uws_rx_buffered(CONN(self)) > 0) {
         ret |= MP_STREAM_POLL_RD;

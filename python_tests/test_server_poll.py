@@ -43,6 +43,21 @@ def test_a_frame_trickling_in_byte_by_byte_holds_up_no_one(mp_server):
     slow.close()
 
 
+def test_small_messages_in_one_segment_each_come_back(mp_server):
+    # All three arrive in one read; the server takes one message per POLLIN,
+    # so poll must keep reporting the WebSocket while the other two wait in
+    # it (the socket itself has nothing more to say).
+    srv = mp_server(POLL_SERVER)
+    client = RawClient(srv.host, srv.port)
+    try:
+        client.send(frame(TEXT, b"first"), frame(BINARY, b"second"), frame(TEXT, b"third"))
+        assert client.read_frame()[2:] == (TEXT, b"first")
+        assert client.read_frame()[2:] == (BINARY, b"second")
+        assert client.read_frame()[2:] == (TEXT, b"third")
+    finally:
+        client.close()
+
+
 def test_several_messages_in_one_segment_and_big_ones(mp_server):
     srv = mp_server(POLL_SERVER)
     client = RawClient(srv.host, srv.port)

@@ -1,7 +1,8 @@
 # An echo server on one select.poll loop, no threads, no asyncio: the
 # listening socket and every WebSocket registered with the same poll
 # object, each WebSocket non-blocking (recv() returns None until a whole
-# message is there; send() queues what the socket does not take).
+# message is there; send() queues what the socket does not take), one
+# recv() per POLLIN.
 #
 #   micropython poll_server.py HOST PORT
 import select
@@ -41,10 +42,11 @@ def serve(host, port):
                 if events & select.POLLOUT and not ws.flush():
                     poller.modify(ws, select.POLLIN)
                 if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
-                    while True:
-                        message = ws.recv()
-                        if message is None:
-                            break
+                    # One recv() per event, as the simplest loops do: poll
+                    # reports the WebSocket again while messages read ahead
+                    # are waiting in it.
+                    message = ws.recv()
+                    if message is not None:
                         ws.send(message)
                     pending = ws.flush()
                     if pending:
