@@ -81,8 +81,6 @@ void uws_host_random(uint8_t *buf, size_t len) {
         }
         size_t n = MIN(len, sizeof(pool) - pool_used);
         memcpy(buf, pool + pool_used, n);
-        // Each byte is given out once.
-        memset(pool + pool_used, 0, n);
         pool_used += n;
         buf += n;
         len -= n;
@@ -602,52 +600,81 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_keepalive_obj, 1, 3, uws_keepaliv
 // The largest payload read asked of a stream at once.
 #define UWS_READ_CHUNK ((uint64_t)0x7fffffff)
 
+// What a receive step returns besides the core's events (UWS_EV_*, or a
+// negative close code).
+#define UWS_RX_AGAIN (100)   // a non-blocking stream has nothing now
+#define UWS_RX_NO_ROOM (101) // the caller's buffer is full
+
+// Where the next payload bytes go: lowers *want to what fits there;
+// NULL when nothing fits.
+typedef byte *(*uws_room_fn)(mp_obj_websocket_t *self, void *ctx, uint64_t *want);
+
+// One step of receiving, shared by recv() and recv_into(): do what the
+// core wants next (parse bytes it read ahead, copy payload it read ahead,
+// or read from the stream) and return the event that came of it. Payload
+// goes where `room` says; *payload is set to how much arrived.
+static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_room_fn room, void *ctx, size_t *payload) {
+    *payload = 0;
+    uint8_t *internal;
+    const uint8_t *buffered;
+    uint64_t want = uws_rx_want(CONN(self), &internal, &buffered);
+    if (want == 0 && internal == NULL) {
+        uws_raise_closed(self);
+    }
+    if (want == 0) {
+        // The next header was read ahead.
+        return uws_rx_filled(CONN(self), 0);
+    }
+    byte *dst = internal;
+    if (dst == NULL && (dst = room(self, ctx, &want)) == NULL) {
+        return UWS_RX_NO_ROOM;
+    }
+    mp_int_t n;
+    if (buffered != NULL) {
+        memcpy(dst, buffered, want);
+        n = want;
+    } else {
+        if (self->ping_interval) {
+            uws_keepalive_check(self);
+        }
+        n = uws_read_some(self->stream, dst, want);
+        if (n < 0) {
+            return UWS_RX_AGAIN;
+        }
+        uws_peer_alive(self);
+        if (n == 0) {
+            uws_drop_message(self);
+            uws_close_stream(self);
+            uws_raise_closed(self);
+        }
+    }
+    if (internal != NULL) {
+        return uws_rx_filled(CONN(self), n);
+    }
+    *payload = n;
+    return uws_rx_data(CONN(self), dst, n);
+}
+
+// recv()'s room: the message buffer, grown as payload comes.
+static byte *uws_room_message(mp_obj_websocket_t *self, void *ctx, uint64_t *want) {
+    (void)ctx;
+    *want = MIN(*want, UWS_READ_CHUNK);
+    return uws_message_space(self, *want);
+}
+
 // recv(): the next whole message as str (text) or bytes (binary); None from
 // a non-blocking stream until a whole message has arrived.
 static mp_obj_t uws_recv(mp_obj_t self_in) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
     for (;;) {
-        uint8_t *internal;
-        const uint8_t *buffered;
-        uint64_t want = uws_rx_want(CONN(self), &internal, &buffered);
-        int32_t event;
-        if (want == 0 && internal == NULL) {
-            uws_raise_closed(self);
-        } else if (want == 0) {
-            // The next header was read ahead.
-            event = uws_rx_filled(CONN(self), 0);
-        } else if (buffered != NULL) {
-            byte *dst = uws_message_space(self, want);
-            memcpy(dst, buffered, want);
-            event = uws_rx_data(CONN(self), dst, want);
-            self->msg_len += want;
-        } else {
-            if (want > UWS_READ_CHUNK) {
-                want = UWS_READ_CHUNK;
-            }
-            if (self->ping_interval) {
-                uws_keepalive_check(self);
-            }
-            byte *dst = internal != NULL ? internal : uws_message_space(self, want);
-            mp_int_t n = uws_read_some(self->stream, dst, want);
-            if (n < 0) {
-                return mp_const_none;
-            }
-            uws_peer_alive(self);
-            if (n == 0) {
-                uws_drop_message(self);
-                uws_close_stream(self);
-                uws_raise_closed(self);
-            }
-            if (internal != NULL) {
-                event = uws_rx_filled(CONN(self), n);
-            } else {
-                event = uws_rx_data(CONN(self), dst, n);
-                self->msg_len += n;
-            }
-        }
+        size_t n;
+        int32_t event = uws_rx_step(self, uws_room_message, NULL, &n);
+        self->msg_len += n;
         if (event == UWS_EV_CONTINUE) {
             continue;
+        }
+        if (event == UWS_RX_AGAIN) {
+            return mp_const_none;
         }
         if (event == UWS_EV_TEXT || event == UWS_EV_BINARY) {
             // Hand the buffer over to the new object (no copy); the core
@@ -669,69 +696,47 @@ static mp_obj_t uws_recv(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(uws_recv_obj, uws_recv);
 
+// recv_into()'s room: the rest of the caller's buffer.
+typedef struct {
+    byte *buf;
+    size_t size;
+    size_t pos;
+} uws_span_t;
+
+static byte *uws_room_span(mp_obj_websocket_t *self, void *ctx, uint64_t *want) {
+    (void)self;
+    uws_span_t *span = ctx;
+    if (span->pos == span->size) {
+        return NULL;
+    }
+    *want = MIN(*want, (uint64_t)(span->size - span->pos));
+    return span->buf + span->pos;
+}
+
 // recv_into(buf): copy the next message's payload into buf without
 // allocating. Returns the number of bytes written; when the message is
 // longer than buf, .more is True and the next call continues it. None from
 // a non-blocking stream with nothing new.
 static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t size) {
-    size_t pos = 0;
+    uws_span_t span = { buf, size, 0 };
     for (;;) {
-        // First what was read ahead (a small message is often all there).
-        size_t written;
-        int32_t event = uws_rx_take(CONN(self), buf + pos, size - pos, &written);
-        pos += written;
-        if (event != UWS_EV_CONTINUE) {
-            goto got_event;
-        }
-        uint8_t *internal;
-        const uint8_t *buffered;
-        uint64_t want = uws_rx_want(CONN(self), &internal, &buffered);
-        if (want == 0 && internal == NULL) {
-            uws_raise_closed(self);
-        }
-        if (internal == NULL) {
-            if (pos == size) {
-                self->more = true;
-                return pos;
-            }
-            want = MIN(want, (uint64_t)(size - pos));
-        }
-        if (want == 0) {
-            // The next header was read ahead.
-            event = uws_rx_filled(CONN(self), 0);
-        } else if (buffered != NULL) {
-            memcpy(buf + pos, buffered, want);
-            event = uws_rx_data(CONN(self), buf + pos, want);
-            pos += want;
-        } else {
-            if (self->ping_interval) {
-                uws_keepalive_check(self);
-            }
-            byte *dst = internal != NULL ? internal : buf + pos;
-            mp_int_t n = uws_read_some(self->stream, dst, want);
-            if (n < 0) {
-                self->more = pos > 0;
-                return pos > 0 ? (mp_int_t)pos : -1;
-            }
-            uws_peer_alive(self);
-            if (n == 0) {
-                uws_close_stream(self);
-                uws_raise_closed(self);
-            }
-            if (internal != NULL) {
-                event = uws_rx_filled(CONN(self), n);
-            } else {
-                event = uws_rx_data(CONN(self), dst, n);
-                pos += n;
-            }
-        }
+        size_t n;
+        int32_t event = uws_rx_step(self, uws_room_span, &span, &n);
+        span.pos += n;
         if (event == UWS_EV_CONTINUE) {
             continue;
         }
-    got_event:
+        if (event == UWS_RX_NO_ROOM) {
+            self->more = true;
+            return span.pos;
+        }
+        if (event == UWS_RX_AGAIN) {
+            self->more = span.pos > 0;
+            return span.pos > 0 ? (mp_int_t)span.pos : -1;
+        }
         if (event == UWS_EV_TEXT || event == UWS_EV_BINARY) {
             self->more = false;
-            return pos;
+            return span.pos;
         }
         uws_handle_control(self, event);
     }

@@ -359,7 +359,8 @@ impl Connection {
         if self.ahead_start < self.ahead_end && self.rx == Rx::Data {
             // These came from Want::Buffered: used up.
             let available = (self.ahead_end - self.ahead_start) as usize;
-            let n = data.len().min(available).min(self.remaining as usize);
+            // In u64: `remaining` may not fit a 32-bit usize.
+            let n = ((data.len().min(available)) as u64).min(self.remaining) as usize;
             self.ahead_start += n as u8;
             let result = self.data_filled(&mut data[..n]);
             return self.check(result);

@@ -183,21 +183,6 @@ pub unsafe extern "C" fn uws_rx_want(c: *mut Connection, internal: *mut *mut u8,
     len
 }
 
-/// Use what was read ahead, without reading: headers are parsed, payload
-/// copied into `out` (at most `out_len` bytes, unmasked) until an event
-/// comes, the read-ahead runs out or `out` is full. Returns the event
-/// (`UWS_EV_CONTINUE`: read from the stream next, as `uws_rx_want` says)
-/// and sets `*written`. One call per small message where the step-by-step
-/// calls would be four.
-#[no_mangle]
-pub unsafe extern "C" fn uws_rx_take(c: *mut Connection, out: *mut u8, out_len: usize, written: *mut usize) -> i32 {
-    let c = unsafe { conn(c) };
-    let result = c.read(&[], unsafe { bytes_mut(out, out_len) });
-    // SAFETY: a valid out-pointer (the host's local).
-    unsafe { written.write(result.map_or(0, |r| r.written)) };
-    event_code(result.map(|r| r.event))
-}
-
 /// How many bytes are read ahead and not yet used (a message may be
 /// waiting there although the transport has nothing new).
 #[no_mangle]
