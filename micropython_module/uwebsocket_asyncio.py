@@ -45,6 +45,7 @@ class WebSocket:
     def __init__(self, ws):
         self.ws = ws
         self._drainer = None
+        self._writing = None
         ws.setblocking(False)
 
     @property
@@ -112,16 +113,19 @@ class WebSocket:
     async def drain(self):
         """Wait until everything sent so far is written to the socket. A
         peer that takes nothing for write_timeout seconds is dropped (the
-        connection is closed, ConnectionClosed raised)."""
-        ws = self.ws
-        if not ws.flush():
+        connection is closed with 1011, ConnectionClosed raised)."""
+        if not self.ws.flush():
             return
-        try:
-            await asyncio.wait_for(self._flush(), self.write_timeout)
-        except asyncio.TimeoutError:
-            ws.stream.close()
-            ws.close()
-            raise ConnectionClosed(1006, "peer stopped reading")
+        # One task at a time waits for the socket to take more (a send and
+        # a broadcast's background drain may both want to).
+        if self._writing is None:
+            self._writing = asyncio.Lock()
+        async with self._writing:
+            try:
+                await asyncio.wait_for(self._flush(), self.write_timeout)
+            except asyncio.TimeoutError:
+                self._abort()
+                raise ConnectionClosed(1011, "peer stopped reading")
 
     def _abort(self):
         try:
@@ -143,7 +147,9 @@ class WebSocket:
 
     async def send(self, data, fin=True):
         """Send a message (or a fragment, fin=False). The event loop runs on
-        while a slow peer's socket is full: this waits, not the loop."""
+        while a slow peer's socket is full: this waits, not the loop. What
+        broadcasts queued for this peer goes out first."""
+        await self.drain()
         self.ws.send(data, fin=fin)
         await self.drain()
 

@@ -9,7 +9,7 @@ from websockets.asyncio.client import connect
 
 from conftest import EXAMPLES
 from test_server_handshake import SERVERS, upgrade_request, wait_log
-from test_server_protocol import CLOSE, PING, RawClient
+from test_server_protocol import BINARY, CLOSE, PING, RawClient, frame
 
 CHAT = EXAMPLES / "chat_server.py"
 TIMEOUT = 60
@@ -143,3 +143,33 @@ def test_keepalive_keeps_an_answering_peer(mp_server):
             return await asyncio.wait_for(ws.recv(), TIMEOUT)
 
     assert asyncio.run(stay()) == "still here"
+
+
+def test_a_stalled_sender_is_dropped_cleanly(mp_server):
+    # The stalled client sends but reads nothing: its copies of the
+    # broadcasts back up, and its handler's awaited send("ack") then waits
+    # for the same socket as the background drain of the broadcasts. It
+    # must end with 1011 after the write timeout, with no error inside the
+    # server, which serves the next client.
+    srv = mp_server(SERVERS / "ack_server.py")
+    stalled = stalled_client(srv.host, srv.port)
+    stalled.settimeout(2)
+    payload = bytes(range(256)) * 256  # 64 KiB
+    try:
+        for i in range(200):
+            try:
+                stalled.sendall(frame(BINARY, payload + b"%d" % i))
+            except OSError:  # the server stopped reading it (timeout), or dropped it
+                break
+        wait_log(srv, "closed 1011", timeout=30)
+    finally:
+        stalled.close()
+
+    async def next_client():
+        async with connect("ws://%s:%d/" % (srv.host, srv.port), ping_interval=None) as ws:
+            await ws.send("hello")
+            return sorted([await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(2)])
+
+    assert asyncio.run(next_client()) == ["ack", "hello"]
+    out = srv.read_output()
+    assert "Traceback" not in out and "error" not in out, out
