@@ -109,8 +109,9 @@ def run(firmware, log_dir, counts=CLIENTS, host="127.0.0.1"):
     results = []
     for count in counts:
         port = free_port(host)
-        # The unix port's default heap (2 MiB on 64-bit) holds some 400
-        # asyncio clients (≈ 4 KiB each with their streams and tasks).
+        # About 4 KiB per asyncio client (streams, tasks, the WebSocket):
+        # the unix port's default heap (2 MiB on 64-bit) runs out before
+        # 1,000.
         proc = Process([firmware, "-X", "heapsize=%s" % HEAP, str(CHAT_SERVER), host, str(port)],
                        Path(log_dir) / ("chat-%d.log" % count))
         try:

@@ -52,11 +52,29 @@ def owner_of(path):
     return None
 
 
+def crate_of(section):
+    """The crate a core input section belongs to, from the mangled symbol in
+    its name (v0 `_R...` or legacy `_ZN...`); the C ABI's unmangled `uws_*`
+    functions are the core's own, anonymous constants (strings, tables) are
+    counted apart. Code inlined into another function counts where it
+    landed."""
+    symbol = section.split(".", 2)[-1]
+    m = re.search(r"_R\w*?C[s0-9A-Za-z]*?_(\d+)([A-Za-z_]\w*)", symbol) or re.search(r"_ZN(\d+)(\w+)", symbol)
+    if m:
+        return m.group(2)[:int(m.group(1))]
+    if symbol.startswith("uws_"):
+        return "uwebsocket"
+    if symbol.startswith("__aeabi_") or symbol in ("memcpy", "memset", "memmove", "memcmp", "bcmp"):
+        return "compiler_builtins"
+    return "constants"
+
+
 def module_sections(map_path):
     """Bytes the module's own objects occupy in the linked firmware:
     {"core": {kind: bytes}, "shim": {...}}, from the GNU ld map (only the
     sections kept after --gc-sections are in its memory map)."""
     sizes = {owner: dict.fromkeys(KINDS, 0) for owner in ("core", "shim")}
+    sizes["crates"] = {}
     lines = Path(map_path).read_text(errors="replace").splitlines()
     try:
         start = next(i for i, line in enumerate(lines) if line.startswith("Linker script and memory map"))
@@ -78,6 +96,9 @@ def module_sections(map_path):
             kind, owner = kind_of(section), owner_of(m.group(4).strip())
             if kind and owner:
                 sizes[owner][kind] += int(m.group(3), 16)
+                if owner == "core" and kind in ("text", "rodata"):
+                    crate = crate_of(section)
+                    sizes["crates"][crate] = sizes["crates"].get(crate, 0) + int(m.group(3), 16)
         else:
             pending = None
     return sizes
@@ -152,6 +173,11 @@ def main():
             raise SystemExit("unknown board %s (known: %s)" % (board, ", ".join(qemu_run.BOARDS)))
     results = [measure(board) for board in boards]
     print(table(results))
+    print()
+    for r in results:
+        crates = sorted(r["sections"]["crates"].items(), key=lambda item: -item[1])
+        print("Rust core on %s by crate (.text + .rodata): %s" % (
+            r["board"], ", ".join("%s %d" % item for item in crates if item[1])))
     print()
     for r in results:
         print("size %s flash=%d conn_heap=%d" % (r["target"], r["flash"], r["heap"]["conn_heap"]))
