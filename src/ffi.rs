@@ -206,10 +206,14 @@ fn event_code(result: Result<Event, crate::ProtocolError>) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn uws_rx_filled(c: *mut Connection, n: usize) -> i32 {
     let c = unsafe { conn(c) };
-    // Never take more than was asked for.
-    let n = match c.want() {
-        Want::Internal(buf) => n.min(buf.len()),
-        _ => 0,
+    // Never take more than was asked for (nothing to bound for 0: the
+    // report that the next header was read ahead, once per small message).
+    let n = match n {
+        0 => 0,
+        _ => match c.want() {
+            Want::Internal(buf) => n.min(buf.len()),
+            _ => 0,
+        },
     };
     event_code(c.filled(n))
 }
