@@ -19,14 +19,13 @@ def serve(host, port, max_size=None):
         sock, _ = server.accept()
         # One client at a time: a peer that goes silent must not hold the
         # server for good (a handshake within 5 s, a message within 60 s).
-        sock.settimeout(5)
+        sock.settimeout(60)
         try:
-            ws = uwebsocket.accept(sock, max_size=max_size or 1 << 20)
+            ws = uwebsocket.accept(sock, max_size=max_size or 1 << 20, timeout=5)
         except (uwebsocket.HandshakeError, OSError) as e:
             print("handshake refused:", e)
             sock.close()
             continue
-        sock.settimeout(60)
         try:
             while True:
                 ws.send(ws.recv())

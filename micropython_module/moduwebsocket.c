@@ -7,16 +7,29 @@
  * exceptions. It holds no protocol logic: what a frame means, when a close
  * is owed, which close code an error maps to, is the core's decision
  * (uwebsocket_core.h, generated from src/ffi.rs).
+ *
+ * The boundary rules: every stream call is guarded (a Python stream may
+ * raise, return any count, or call back into the WebSocket); a count a
+ * stream returns is checked before the core sees it; no raw pointer into a
+ * buffer is used after a call into Python that could free it; every wait
+ * has a bound.
  */
 #include <string.h>
+#include <math.h>
 
 #include "py/runtime.h"
 #include "py/stream.h"
 #include "py/objstr.h"
+#include "py/objtype.h"
 #include "py/mperrno.h"
 #include "py/mphal.h"
 #include "py/objexcept.h"
 #include "py/unicode.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <poll.h>
+#include <errno.h>
+#endif
 
 #include "uws_host.h"
 #include "uwebsocket_core.h"
@@ -31,12 +44,36 @@
 #endif
 // Frames up to this size are built on the C stack and written in one call.
 #define UWS_STACK_FRAME (256)
-// How long close() waits for the peer's Close when the stream blocks (ms).
+// How long close() waits for the peer's Close (ms), whatever the stream's mode.
 #define UWS_CLOSE_TIMEOUT_MS (2000)
-// How long a write may stay stuck on a full non-blocking socket (ms).
+// How long a blocking write may make no progress before it gives up (ms).
 #define UWS_WRITE_TIMEOUT_MS (10000)
+// The default bound on a handshake (ms): the head must arrive within it.
+#define UWS_HANDSHAKE_TIMEOUT_MS (10000)
 // Non-blocking mode: send() raises EAGAIN while this much waits unsent.
 #define UWS_TX_HIGH_WATER (16 * 1024)
+// Longest keepalive interval or timeout (ms): tick differences stay
+// meaningful on a 32-bit millisecond counter.
+#define UWS_MAX_KEEPALIVE_MS (0x3fffffff)
+// The error code a stream call reports when the stream returned a count
+// larger than the buffer it was given (no errno means that).
+#define UWS_EBADCOUNT (0x7ffe)
+
+/******************************************************************************/
+// Errors that are not ours to handle.
+
+// KeyboardInterrupt and SystemExit (BaseException, not Exception) belong to
+// the user: no handler in this file swallows them.
+static bool uws_is_fatal(void *exc) {
+    const mp_obj_type_t *type = mp_obj_get_type(MP_OBJ_FROM_PTR(exc));
+    return !mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_Exception));
+}
+
+static void uws_reraise_if_fatal(void *exc) {
+    if (uws_is_fatal(exc)) {
+        nlr_jump(exc);
+    }
+}
 
 /******************************************************************************/
 // Host hooks the core calls (uws_host.h).
@@ -54,9 +91,13 @@ static void uws_fill_random(byte *pool, size_t len) {
         mp_obj_t bytes = mp_call_function_1(mp_load_attr(os, MP_QSTR_urandom), MP_OBJ_NEW_SMALL_INT(len));
         mp_buffer_info_t bufinfo;
         mp_get_buffer_raise(bytes, &bufinfo, MP_BUFFER_READ);
-        memcpy(pool, bufinfo.buf, MIN(len, bufinfo.len));
+        if (bufinfo.len < len) {
+            mp_raise_ValueError(NULL);
+        }
+        memcpy(pool, bufinfo.buf, len);
         nlr_pop();
     } else {
+        uws_reraise_if_fatal(nlr.ret_val);
         mp_obj_t random = mp_import_name(MP_QSTR_random, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
         mp_obj_t getrandbits = mp_load_attr(random, MP_QSTR_getrandbits);
         for (size_t i = 0; i < len; i += 4) {
@@ -127,88 +168,279 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     parent, &mp_type_Exception
     );
 
+// Text that may not be UTF-8 (a peer's status line): a str with every
+// byte that breaks UTF-8 replaced by '?', so an error message never fails.
+static mp_obj_t uws_new_str_lossy(const byte *text, size_t len) {
+    if (utf8_check(text, len)) {
+        return mp_obj_new_str((const char *)text, len);
+    }
+    vstr_t vstr;
+    vstr_init(&vstr, len);
+    for (size_t i = 0; i < len; ++i) {
+        vstr_add_byte(&vstr, text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?');
+    }
+    return mp_obj_new_str_from_vstr(&vstr);
+}
+
 static NORETURN void uws_raise(const mp_obj_type_t *type, mp_int_t number, const byte *text, size_t len) {
-    mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(number), mp_obj_new_str((const char *)text, len) };
+    mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(number), uws_new_str_lossy(text, len) };
     nlr_raise(mp_obj_new_exception_args(type, 2, args));
 }
 
-/******************************************************************************/
-// Stream helpers.
+static NORETURN void uws_raise_busy(void) {
+    mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("WebSocket called from its own stream"));
+}
 
-// Read up to len bytes. Returns the count (0 at end of stream), or -1 when a
-// non-blocking stream has nothing now. Other errors raise OSError; the
-// connection state is untouched, so a timed-out read can be retried.
-static mp_int_t uws_read_some(mp_obj_t stream, byte *buf, size_t len) {
+// A stream argument: TypeError for anything else, before any I/O.
+static void uws_check_stream(mp_obj_t stream) {
+    const mp_obj_type_t *type = mp_obj_get_type(stream);
+    const mp_stream_p_t *p = MP_OBJ_TYPE_HAS_SLOT(type, protocol) ? MP_OBJ_TYPE_GET_SLOT(type, protocol) : NULL;
+    if (p == NULL || p->read == NULL || p->write == NULL || p->ioctl == NULL) {
+        mp_raise_TypeError(MP_ERROR_TEXT("expected a stream (a socket)"));
+    }
+}
+
+/******************************************************************************/
+// Guarded stream calls.
+
+typedef struct _mp_obj_websocket_t mp_obj_websocket_t;
+static void uws_set_busy(mp_obj_websocket_t *self, bool busy);
+
+typedef enum { UWS_IO_READ, UWS_IO_WRITE } uws_io_op_t;
+
+// One read or write call on a stream. Returns the count, or MP_STREAM_ERROR
+// with *err set. While it runs, `self` (the WebSocket, or NULL during a
+// handshake) is busy: a stream that calls back into it gets RuntimeError.
+// An OSError a Python stream raises comes back as an error code, like a
+// native stream's; other exceptions propagate. A count larger than the
+// buffer (a Python stream can return any number) is the error
+// UWS_EBADCOUNT: the core never sees it.
+static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op, byte *buf, size_t len, int *err) {
     const mp_stream_p_t *p = mp_get_stream(stream);
-    int err;
-    mp_uint_t n = p->read(stream, buf, len, &err);
-    if (n == MP_STREAM_ERROR) {
-        if (mp_is_nonblocking_error(err)) {
-            return -1;
+    *err = 0;
+    mp_uint_t n = MP_STREAM_ERROR;
+    nlr_buf_t nlr;
+    uws_set_busy(self, true);
+    if (nlr_push(&nlr) == 0) {
+        n = op == UWS_IO_READ ? p->read(stream, buf, len, err) : p->write(stream, buf, len, err);
+        nlr_pop();
+    } else {
+        uws_set_busy(self, false);
+        mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+        if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)), MP_OBJ_FROM_PTR(&mp_type_OSError))) {
+            nlr_jump(nlr.ret_val);
         }
-        mp_raise_OSError(err);
+        mp_obj_t value = mp_obj_exception_get_value(exc);
+        *err = mp_obj_is_small_int(value) ? MP_OBJ_SMALL_INT_VALUE(value) : MP_EIO;
+        if (*err == 0) {
+            *err = MP_EIO;
+        }
+        return MP_STREAM_ERROR;
+    }
+    uws_set_busy(self, false);
+    if (n == MP_STREAM_ERROR) {
+        if (*err == 0) {
+            *err = MP_EIO;
+        }
+    } else if (n > len) {
+        *err = UWS_EBADCOUNT;
+        return MP_STREAM_ERROR;
     }
     return n;
 }
 
-// Write all of buf, waiting out a full non-blocking socket (bounded).
-static void uws_write_all(mp_obj_t stream, const byte *buf, size_t len) {
+// A stream's ioctl, guarded like uws_io; any Exception it raises (a Python
+// stream without an ioctl method, say) is reported as MP_STREAM_ERROR.
+static mp_uint_t uws_ioctl(mp_obj_websocket_t *self, mp_obj_t stream, mp_uint_t request, uintptr_t arg, int *err) {
     const mp_stream_p_t *p = mp_get_stream(stream);
-    mp_uint_t waited = 0;
-    while (len > 0) {
-        int err;
-        mp_uint_t n = p->write(stream, buf, len, &err);
-        if (n == MP_STREAM_ERROR) {
-            if (!mp_is_nonblocking_error(err) || waited >= UWS_WRITE_TIMEOUT_MS) {
-                mp_raise_OSError(mp_is_nonblocking_error(err) ? MP_ETIMEDOUT : err);
+    *err = 0;
+    mp_uint_t ret = MP_STREAM_ERROR;
+    nlr_buf_t nlr;
+    uws_set_busy(self, true);
+    if (nlr_push(&nlr) == 0) {
+        ret = p->ioctl(stream, request, arg, err);
+        nlr_pop();
+    } else {
+        uws_set_busy(self, false);
+        uws_reraise_if_fatal(nlr.ret_val);
+        *err = MP_EINVAL;
+        return MP_STREAM_ERROR;
+    }
+    uws_set_busy(self, false);
+    return ret;
+}
+
+static void uws_stream_close(mp_obj_websocket_t *self, mp_obj_t stream) {
+    int err;
+    uws_ioctl(self, stream, MP_STREAM_CLOSE, 0, &err);
+}
+
+// Wait until the stream is ready for `flags` (MP_STREAM_POLL_RD or _WR) or
+// timeout_ms pass. Returns false on timeout; true when ready, and when the
+// stream cannot tell (the read or write itself then decides).
+static bool uws_wait(mp_obj_websocket_t *self, mp_obj_t stream, mp_uint_t flags, mp_uint_t timeout_ms) {
+    mp_uint_t start = mp_hal_ticks_ms();
+    mp_uint_t step = 1;
+    int err;
+    #if defined(__unix__) || defined(__APPLE__)
+    mp_uint_t fd = uws_ioctl(self, stream, MP_STREAM_GET_FILENO, 0, &err);
+    #endif
+    for (;;) {
+        mp_uint_t ready = uws_ioctl(self, stream, MP_STREAM_POLL, flags, &err);
+        if (ready == MP_STREAM_ERROR
+            || (ready & (flags | MP_STREAM_POLL_ERR | MP_STREAM_POLL_HUP | MP_STREAM_POLL_NVAL))) {
+            return true;
+        }
+        mp_uint_t waited = mp_hal_ticks_ms() - start;
+        if (waited >= timeout_ms) {
+            return false;
+        }
+        mp_uint_t left = timeout_ms - waited;
+        #if defined(__unix__) || defined(__APPLE__)
+        if (fd != MP_STREAM_ERROR && fd <= 0x7fffffff) {
+            // Sleep in the kernel until the socket is ready; the stream's
+            // own poll above still decides (TLS may hold decrypted bytes).
+            struct pollfd pfd = { .fd = (int)fd, .events = (flags & MP_STREAM_POLL_RD ? POLLIN : 0) | (flags & MP_STREAM_POLL_WR ? POLLOUT : 0) };
+            MP_THREAD_GIL_EXIT();
+            int r = poll(&pfd, 1, (int)MIN(left, 1000));
+            MP_THREAD_GIL_ENTER();
+            if (r < 0 && errno == EINTR) {
+                mp_handle_pending(true);
             }
-            mp_hal_delay_ms(1);
-            waited += 1;
             continue;
         }
-        buf += n;
-        len -= n;
+        #endif
+        mp_hal_delay_ms(MIN(step, left));
+        step = MIN(step * 2, 16);
     }
 }
 
-static void uws_stream_close(mp_obj_t stream) {
-    const mp_stream_p_t *p = mp_get_stream(stream);
+// Write buf to the stream. Blocking (`wait`): until all is written; a
+// stream that takes nothing (EAGAIN, or a count of 0) is waited for, at
+// most UWS_WRITE_TIMEOUT_MS without progress (then ETIMEDOUT). Not
+// blocking: what the stream takes now. *done counts the bytes written as
+// they go (so a caller knows how much went out when an exception
+// propagates). Returns true when all is written; false with *err set
+// otherwise (0: a non-blocking stream is full).
+static bool uws_push(mp_obj_websocket_t *self, mp_obj_t stream, const byte *buf, size_t len, bool wait, size_t *done, int *err) {
+    *err = 0;
+    mp_uint_t stalled_since = 0;
+    bool stalled = false;
+    while (len > 0) {
+        mp_uint_t n = uws_io(self, stream, UWS_IO_WRITE, (byte *)buf, len, err);
+        if (n == MP_STREAM_ERROR && !mp_is_nonblocking_error(*err)) {
+            return false;
+        }
+        if (n == MP_STREAM_ERROR || n == 0) {
+            if (!wait) {
+                *err = 0;
+                return false;
+            }
+            mp_uint_t now = mp_hal_ticks_ms();
+            if (!stalled) {
+                stalled = true;
+                stalled_since = now;
+            }
+            mp_uint_t waited = now - stalled_since;
+            if (waited >= UWS_WRITE_TIMEOUT_MS) {
+                *err = MP_ETIMEDOUT;
+                return false;
+            }
+            uws_wait(self, stream, MP_STREAM_POLL_WR, UWS_WRITE_TIMEOUT_MS - waited);
+            continue;
+        }
+        stalled = false;
+        buf += n;
+        len -= n;
+        *done += n;
+    }
+    return true;
+}
+
+// Handshake writes: all of it, or OSError.
+static void uws_write_all(mp_obj_t stream, const byte *buf, size_t len) {
+    size_t done = 0;
     int err;
-    p->ioctl(stream, MP_STREAM_CLOSE, 0, &err);
+    if (!uws_push(NULL, stream, buf, len, true, &done, &err)) {
+        mp_raise_OSError(err == UWS_EBADCOUNT ? MP_EIO : err);
+    }
 }
 
 // Read an HTTP head (up to and including the blank line) without reading a
 // byte past it: frames may follow at once. Reads at most as many bytes as
-// could still belong to the terminator, so never overshoots. Returns false
-// when the head is longer than max (the caller answers 431).
-static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max) {
+// could still belong to the terminator, so never overshoots. The head must
+// be complete within timeout_ms (0: no bound of ours; the stream's own
+// timeout applies). Returns false when the head is longer than max (the
+// caller answers 431); raises OSError on a timeout, the end of the stream
+// or a stream error.
+static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t timeout_ms) {
     static const char terminator[] = "\r\n\r\n";
+    mp_uint_t start = mp_hal_ticks_ms();
     size_t matched = 0;
     while (matched < 4) {
         if (head->len >= max) {
             return false;
         }
+        mp_uint_t waited = mp_hal_ticks_ms() - start;
+        if (timeout_ms > 0 && (waited >= timeout_ms || !uws_wait(NULL, stream, MP_STREAM_POLL_RD, timeout_ms - waited))) {
+            mp_raise_OSError(MP_ETIMEDOUT);
+        }
         size_t want = MIN(4 - matched, max - head->len);
         byte *dst = (byte *)vstr_add_len(head, want);
-        mp_int_t n = uws_read_some(stream, dst, want);
-        if (n <= 0) {
+        int err;
+        mp_uint_t n = uws_io(NULL, stream, UWS_IO_READ, dst, want, &err);
+        if (n == MP_STREAM_ERROR || n == 0) {
             head->len -= want;
-            // A non-blocking socket with nothing yet: wait briefly. Heads
-            // arrive within one round trip; the stream's own timeout bounds
-            // blocking reads.
-            if (n == -1) {
-                mp_hal_delay_ms(1);
-                continue;
+            if (n == 0) {
+                mp_raise_OSError(MP_ECONNRESET);
             }
-            mp_raise_OSError(MP_ECONNRESET);
+            if (!mp_is_nonblocking_error(err)) {
+                mp_raise_OSError(err == UWS_EBADCOUNT ? MP_EIO : err);
+            }
+            // A non-blocking stream with nothing yet and no deadline of
+            // ours: wait a little, then ask again.
+            if (timeout_ms == 0) {
+                mp_hal_delay_ms(1);
+            }
+            continue;
         }
         head->len -= want - n;
-        for (mp_int_t i = 0; i < n; ++i) {
+        // `dst` is not used past this point: vstr_add_len may move the
+        // buffer on the next round.
+        for (mp_uint_t i = 0; i < n; ++i) {
             char c = dst[i];
             matched = c == terminator[matched] ? matched + 1 : (c == '\r' ? 1 : 0);
         }
     }
     return true;
+}
+
+// A handshake deadline argument (seconds, None for the default): ms, 0 for
+// "no bound of ours" (a negative value).
+static mp_uint_t uws_timeout_ms(mp_obj_t timeout, mp_uint_t default_ms) {
+    if (timeout == mp_const_none) {
+        return default_ms;
+    }
+    #if MICROPY_PY_BUILTINS_FLOAT
+    mp_float_t t = mp_obj_get_float(timeout);
+    if (isnan(t) || t > (mp_float_t)UWS_MAX_KEEPALIVE_MS / 1000) {
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range"));
+    }
+    if (t < 0) {
+        return 0;
+    }
+    mp_uint_t ms = (mp_uint_t)(t * 1000);
+    #else
+    mp_int_t t = mp_obj_get_int(timeout);
+    if (t > UWS_MAX_KEEPALIVE_MS / 1000) {
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range"));
+    }
+    if (t < 0) {
+        return 0;
+    }
+    mp_uint_t ms = (mp_uint_t)t * 1000;
+    #endif
+    return ms > 0 ? ms : 1;
 }
 
 /******************************************************************************/
@@ -220,7 +452,22 @@ typedef struct _uws_tx_queue_t {
     byte data[];
 } uws_tx_queue_t;
 
-typedef struct _mp_obj_websocket_t {
+// How a connection ended (none yet, the core's close or failure, or the
+// transport's); close_code and close_reason derive from it.
+enum {
+    UWS_END_NONE,
+    UWS_END_CORE,        // the peer's Close, or a protocol failure the core found
+    UWS_END_LOCAL,       // our Close went out; the peer did not answer in time
+    UWS_END_EOF,         // the stream ended
+    UWS_END_ERRNO,       // the stream failed with end_errno
+    UWS_END_BAD_COUNT,   // the stream returned a count it cannot have
+    UWS_END_WRITE_STALL, // a frame was half written when the stream stopped taking bytes
+    UWS_END_WRITE_ABORT, // an exception interrupted a frame half written
+    UWS_END_KEEPALIVE,   // no answer to our ping in time
+    UWS_END_NO_MEMORY,   // a message too big for the heap
+};
+
+struct _mp_obj_websocket_t {
     mp_obj_base_t base;
     mp_obj_t stream;
     // From the handshake, a tuple (path, headers, subprotocol): the request
@@ -241,31 +488,61 @@ typedef struct _mp_obj_websocket_t {
     // Non-blocking mode (setblocking(False)): what the stream did not take
     // yet, written before anything else (NULL when nothing waits).
     struct _uws_tx_queue_t *tx;
+    // How it ended (UWS_END_*): the close code reported, and the error
+    // number of a failed stream.
     uint16_t close_code;
+    int16_t end_errno;
+    uint8_t end;
+    // Set while a stream call runs: the stream must not call back in.
+    uint8_t busy;
     // The small fields together: 240 bytes in all on a 32-bit port (15
     // GC blocks), the connection state included.
-    bool ping_outstanding;
-    bool stream_closed;
-    bool more;
-    bool queue_writes;
+    bool ping_outstanding : 1;
+    bool stream_closed : 1;
+    bool more : 1;
+    bool queue_writes : 1;
+    // recv() assembled a whole message in msg_buf but could not hand it
+    // over (no memory for the object): the next recv() tries again.
+    bool msg_complete : 1;
     // The core's connection state (uws_conn_size() bytes), 8-byte aligned.
     uint64_t conn[];
-} mp_obj_websocket_t;
+};
 
 #define CONN(self) ((uws_conn *)(self)->conn)
 
-static void uws_close_stream(mp_obj_websocket_t *self);
-static mp_obj_t uws_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args);
+static void uws_set_busy(mp_obj_websocket_t *self, bool busy) {
+    if (self != NULL) {
+        self->busy = busy;
+    }
+}
+
+// Every method that touches the stream or the buffers starts here.
+static mp_obj_websocket_t *uws_enter(mp_obj_t self_in) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    if (self->busy) {
+        uws_raise_busy();
+    }
+    return self;
+}
 
 static const mp_obj_type_t uws_type_WebSocket;
+static void uws_set_nodelay(mp_obj_t stream);
+static mp_obj_t uws_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args);
 
-static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_size) {
-    mp_get_stream_raise(stream, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
+static mp_int_t uws_check_max_size(mp_int_t max_size) {
     if (max_size < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("max_size must be >= 0"));
     }
+    return max_size;
+}
+
+static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_size) {
+    uws_check_stream(stream);
+    uws_check_max_size(max_size);
     size_t words = (uws_conn_size() + sizeof(uint64_t) - 1) / sizeof(uint64_t);
-    mp_obj_websocket_t *self = mp_obj_malloc_var(mp_obj_websocket_t, conn, uint64_t, words, &uws_type_WebSocket);
+    // With a finaliser: a WebSocket dropped without close() closes its
+    // stream when collected (sockets on some ports have no finaliser).
+    mp_obj_websocket_t *self = (mp_obj_websocket_t *)mp_obj_malloc_var_with_finaliser(mp_obj_websocket_t, uint64_t, words, &uws_type_WebSocket);
     self->stream = stream;
     self->handshake = mp_const_none;
     self->msg_buf = NULL;
@@ -274,15 +551,20 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     self->ping_interval = 0;
     self->ping_timeout = 0;
     self->last_rx = mp_hal_ticks_ms();
-    self->ping_outstanding = false;
+    self->tx = NULL;
     self->close_code = 0;
+    self->end_errno = 0;
+    self->end = UWS_END_NONE;
+    self->busy = false;
+    self->ping_outstanding = false;
     self->stream_closed = false;
     self->more = false;
-    self->tx = NULL;
     self->queue_writes = false;
+    self->msg_complete = false;
     if (!uws_conn_init(CONN(self), server, max_size, 0)) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: misaligned connection"));
     }
+    uws_set_nodelay(stream);
     return self;
 }
 
@@ -291,24 +573,7 @@ static void uws_drop_message(mp_obj_websocket_t *self) {
     self->msg_buf = NULL;
     self->msg_len = 0;
     self->msg_alloc = 0;
-}
-
-// Write what the stream takes now without waiting; returns the count.
-static size_t uws_write_some(mp_obj_t stream, const byte *buf, size_t len) {
-    const mp_stream_p_t *p = mp_get_stream(stream);
-    size_t done = 0;
-    while (done < len) {
-        int err;
-        mp_uint_t n = p->write(stream, buf + done, len - done, &err);
-        if (n == MP_STREAM_ERROR) {
-            if (mp_is_nonblocking_error(err)) {
-                break;
-            }
-            mp_raise_OSError(err);
-        }
-        done += n;
-    }
-    return done;
+    self->msg_complete = false;
 }
 
 static void uws_drop_tx(mp_obj_websocket_t *self) {
@@ -318,13 +583,148 @@ static void uws_drop_tx(mp_obj_websocket_t *self) {
     }
 }
 
+// Whether the connection is over (nothing more is read or sent).
+static bool uws_ended(mp_obj_websocket_t *self) {
+    return self->stream_closed || uws_state(CONN(self)) >= UWS_STATE_FAILED;
+}
+
+static void uws_close_stream(mp_obj_websocket_t *self) {
+    uws_drop_tx(self);
+    if (!self->stream_closed) {
+        self->stream_closed = true;
+        uws_transport_closed(CONN(self));
+        uws_stream_close(self, self->stream);
+    }
+}
+
+// Record how the connection ended (the first cause stands, except that the
+// peer's Close replaces our unanswered one).
+static void uws_set_end(mp_obj_websocket_t *self, uint8_t end, uint16_t code, int err) {
+    if (self->end == UWS_END_NONE || (self->end == UWS_END_LOCAL && end == UWS_END_CORE)) {
+        self->end = end;
+        self->close_code = code;
+        self->end_errno = (int16_t)err;
+    }
+}
+
+// close_code: how it ended, None while it has not.
+static mp_obj_t uws_close_code_obj(mp_obj_websocket_t *self) {
+    return self->end == UWS_END_NONE ? mp_const_none : MP_OBJ_NEW_SMALL_INT(self->close_code);
+}
+
+// close_reason: the peer's reason, what the core failed the connection
+// for, or what happened to the transport; None while it has not ended.
+static mp_obj_t uws_close_reason_obj(mp_obj_websocket_t *self) {
+    size_t len = SIZE_MAX; // SIZE_MAX: a C string of this file's
+    const uint8_t *reason = (const uint8_t *)"";
+    switch (self->end) {
+        case UWS_END_NONE:
+            return mp_const_none;
+        case UWS_END_CORE:
+            if (uws_close_code(CONN(self)) != 0) {
+                reason = uws_close_reason(CONN(self), &len);
+            } else {
+                reason = uws_error_message(CONN(self), &len);
+            }
+            break;
+        case UWS_END_EOF:
+            reason = (const uint8_t *)"connection lost";
+            break;
+        case UWS_END_ERRNO: {
+            vstr_t vstr;
+            mp_print_t print;
+            vstr_init_print(&vstr, 32, &print);
+            mp_printf(&print, "connection lost (errno %d)", (int)self->end_errno);
+            return mp_obj_new_str_from_vstr(&vstr);
+        }
+        case UWS_END_BAD_COUNT:
+            reason = (const uint8_t *)"stream returned an invalid count";
+            break;
+        case UWS_END_WRITE_STALL:
+            reason = (const uint8_t *)"write timed out within a frame";
+            break;
+        case UWS_END_WRITE_ABORT:
+            reason = (const uint8_t *)"write interrupted within a frame";
+            break;
+        case UWS_END_KEEPALIVE:
+            reason = (const uint8_t *)"keepalive timeout";
+            break;
+        case UWS_END_NO_MEMORY:
+            reason = (const uint8_t *)"out of memory";
+            break;
+    }
+    if (len == SIZE_MAX) {
+        len = strlen((const char *)reason);
+    }
+    return mp_obj_new_str((const char *)reason, len);
+}
+
+// The connection has ended: raise ConnectionClosed with what ended it.
+static NORETURN void uws_raise_closed(mp_obj_websocket_t *self) {
+    if (self->end == UWS_END_NONE) {
+        // The core reports the end (its state says closed or failed).
+        uint16_t code = uws_close_code(CONN(self));
+        uws_set_end(self, UWS_END_CORE, code ? code : 1006, 0);
+    }
+    mp_obj_t args[2] = { uws_close_code_obj(self), uws_close_reason_obj(self) };
+    nlr_raise(mp_obj_new_exception_args(&uws_type_ConnectionClosed, 2, args));
+}
+
+// The transport failed (end of stream, an error, a count it cannot have):
+// the connection is over (1006), whatever was being assembled is dropped.
+static NORETURN void uws_fail_transport(mp_obj_websocket_t *self, uint8_t end, int err) {
+    uws_set_end(self, end, 1006, err);
+    uws_drop_message(self);
+    uws_close_stream(self);
+    uws_raise_closed(self);
+}
+
+// Read up to len bytes for the connection. Returns the count (> 0), or -1
+// when a non-blocking stream has nothing now. A read timeout raises
+// OSError and leaves the connection as it was (nothing was consumed); the
+// end of the stream, any other error, or a count the stream cannot have
+// fails the connection (1006).
+static mp_int_t uws_conn_read(mp_obj_websocket_t *self, byte *buf, size_t len) {
+    int err;
+    mp_uint_t n = uws_io(self, self->stream, UWS_IO_READ, buf, len, &err);
+    if (n == MP_STREAM_ERROR) {
+        if (mp_is_nonblocking_error(err)) {
+            return -1;
+        }
+        if (err == MP_ETIMEDOUT) {
+            mp_raise_OSError(err);
+        }
+        uws_fail_transport(self, err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
+    }
+    if (n == 0) {
+        uws_fail_transport(self, UWS_END_EOF, 0);
+    }
+    return n;
+}
+
+// Write what the stream takes now (non-blocking mode). Returns the count;
+// a stream error fails the connection.
+static size_t uws_write_some(mp_obj_websocket_t *self, const byte *buf, size_t len) {
+    size_t done = 0;
+    int err;
+    if (!uws_push(self, self->stream, buf, len, false, &done, &err) && err != 0) {
+        uws_fail_transport(self, err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
+    }
+    return done;
+}
+
 // Write queued bytes the stream now takes; returns how many still wait.
 static size_t uws_flush_tx(mp_obj_websocket_t *self) {
     uws_tx_queue_t *q = self->tx;
     if (q == NULL || self->stream_closed) {
         return 0;
     }
-    size_t n = uws_write_some(self->stream, q->data, q->len);
+    size_t n = uws_write_some(self, q->data, q->len);
+    // The stream call may have failed the connection and freed the queue.
+    q = self->tx;
+    if (q == NULL) {
+        return 0;
+    }
     if (n == q->len) {
         uws_drop_tx(self);
         return 0;
@@ -334,17 +734,47 @@ static size_t uws_flush_tx(mp_obj_websocket_t *self) {
     return q->len;
 }
 
-// Write bytes of a frame. Blocking mode: all of them, or OSError (a full
-// non-blocking stream is waited out, bounded). Non-blocking mode: what the
-// stream takes, the rest queued for flush(), in order. A frame is never
-// left half-sent silently: if the rest cannot be queued (no memory), the
-// connection is closed (1006) and MemoryError raised.
-static void uws_write(mp_obj_websocket_t *self, const byte *buf, size_t len) {
+// The frame being written: how many of its bytes went out so far.
+typedef struct {
+    size_t sent;
+} uws_frame_out_t;
+
+// Write bytes of a frame. Blocking mode: all of them. If the stream stops
+// taking bytes (a write timeout) before any byte of the frame went out,
+// OSError(ETIMEDOUT) and the connection stays usable; once part of the
+// frame is out, the peer would read whatever follows as the rest of it, so
+// any failure fails the connection (1006). Non-blocking mode: what the
+// stream takes, the rest queued for flush(), in order.
+static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len) {
     if (!self->queue_writes) {
-        uws_write_all(self->stream, buf, len);
+        int err = 0;
+        bool ok = false;
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            ok = uws_push(self, self->stream, buf, len, true, &out->sent, &err);
+            nlr_pop();
+        } else {
+            // An exception from the stream: with part of the frame out,
+            // the connection cannot go on.
+            if (out->sent > 0) {
+                uws_set_end(self, UWS_END_WRITE_ABORT, 1006, 0);
+                uws_drop_message(self);
+                uws_close_stream(self);
+                uws_reraise_if_fatal(nlr.ret_val);
+                uws_raise_closed(self);
+            }
+            nlr_jump(nlr.ret_val);
+        }
+        if (!ok) {
+            if (err == MP_ETIMEDOUT && out->sent == 0) {
+                mp_raise_OSError(MP_ETIMEDOUT);
+            }
+            uws_fail_transport(self, err == MP_ETIMEDOUT ? UWS_END_WRITE_STALL
+                : err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
+        }
         return;
     }
-    size_t n = uws_flush_tx(self) ? 0 : uws_write_some(self->stream, buf, len);
+    size_t n = (self->tx != NULL && uws_flush_tx(self)) ? 0 : uws_write_some(self, buf, len);
     if (n == len) {
         return;
     }
@@ -356,8 +786,8 @@ static void uws_write(mp_obj_websocket_t *self, const byte *buf, size_t len) {
             ? m_renew_maybe(byte, (byte *)self->tx, sizeof(uws_tx_queue_t) + self->tx->alloc, sizeof(uws_tx_queue_t) + alloc, true)
             : m_new_maybe(byte, sizeof(uws_tx_queue_t) + alloc));
         if (q == NULL) {
-            uws_drop_tx(self);
-            self->close_code = 1006;
+            // Part of a frame may be out: the connection cannot go on.
+            uws_set_end(self, UWS_END_NO_MEMORY, 1006, 0);
             uws_close_stream(self);
             mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to queue a frame"));
         }
@@ -369,55 +799,63 @@ static void uws_write(mp_obj_websocket_t *self, const byte *buf, size_t len) {
     self->tx->len = need;
 }
 
-// Send one frame: header and payload in one write where memory allows, so
-// small messages never meet Nagle's algorithm as two segments. In the
-// client role the payload is masked on its way out (the caller's data is
-// not modified).
+// Send one frame. A small one goes out in one write from the stack. A
+// larger one goes out without a copy: the header, then the payload from
+// the caller's buffer (server role), or masked through the stack buffer
+// a piece at a time (client role). accept(), connect() and WebSocket()
+// set TCP_NODELAY on sockets, so the separate writes never wait on
+// Nagle's algorithm. A stream written in Python may run code that resizes
+// the object the payload lives in: for such a stream the payload is copied
+// first, and a raw pointer into the caller's object is never used after a
+// call into Python.
 static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t header_len,
     const byte *key, const byte *payload, size_t len) {
-    size_t total = header_len + len;
-    byte stack[UWS_STACK_FRAME];
-    byte *frame = total <= sizeof(stack) ? stack : m_new_maybe(byte, total);
-    if (frame != NULL) {
-        memcpy(frame, header, header_len);
-        uws_mask_copy(frame + header_len, payload, len, key, 0);
-        uws_write(self, frame, total);
-        if (frame != stack) {
-            m_del(byte, frame, total);
-        }
+    uws_frame_out_t out = { 0 };
+    byte chunk[UWS_STACK_FRAME];
+    if (header_len + len <= sizeof(chunk)) {
+        memcpy(chunk, header, header_len);
+        uws_mask_copy(chunk + header_len, payload, len, key, 0);
+        uws_frame_write(self, &out, chunk, header_len + len);
         return;
     }
-    // Out of memory for one buffer: header first, then the payload in
-    // stack-sized pieces.
-    uws_write(self, header, header_len);
-    for (size_t done = 0; done < len;) {
-        size_t n = MIN(sizeof(stack), len - done);
-        uws_mask_copy(stack, payload + done, n, key, done);
-        uws_write(self, stack, n);
-        done += n;
+    bool masked = (key[0] | key[1] | key[2] | key[3]) != 0;
+    byte *copy = NULL;
+    if (mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
+        copy = m_new(byte, len);
+        uws_mask_copy(copy, payload, len, key, 0);
+        payload = copy;
+        masked = false;
+    }
+    uws_frame_write(self, &out, header, header_len);
+    if (!masked) {
+        uws_frame_write(self, &out, payload, len);
+    } else {
+        for (size_t done = 0; done < len;) {
+            size_t n = MIN(sizeof(chunk), len - done);
+            uws_mask_copy(chunk, payload + done, n, key, done);
+            uws_frame_write(self, &out, chunk, n);
+            done += n;
+        }
+    }
+    if (copy != NULL) {
+        m_del(byte, copy, len);
     }
 }
 
 static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byte *payload, size_t len) {
+    // A failed connection still owes its Close: the core decides.
+    if (self->stream_closed) {
+        uws_raise_closed(self);
+    }
     byte header[UWS_MAX_HEADER];
     byte key[4];
     int32_t n = uws_tx_control_header(CONN(self), opcode, len, header, key);
     if (n == UWS_TX_CLOSED) {
-        uws_raise(&uws_type_ConnectionClosed, self->close_code ? self->close_code : 1006,
-            (const byte *)"connection is closed", 20);
+        uws_raise_closed(self);
     } else if (n < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
     }
     uws_write_frame(self, header, n, key, payload, len);
-}
-
-static void uws_close_stream(mp_obj_websocket_t *self) {
-    uws_drop_tx(self);
-    if (!self->stream_closed) {
-        self->stream_closed = true;
-        uws_transport_closed(CONN(self));
-        uws_stream_close(self->stream);
-    }
 }
 
 // Read and drop what the peer has already sent (the rest of a bad frame),
@@ -426,18 +864,17 @@ static void uws_close_stream(mp_obj_websocket_t *self) {
 // our Close frame before its application reads it (§7.1.1 wants the peer
 // to see the close). Bounded, so a peer that floods cannot hold us here.
 static void uws_discard_pending_input(mp_obj_websocket_t *self) {
-    const mp_stream_p_t *p = mp_get_stream(self->stream);
-    if (self->stream_closed || p->ioctl == NULL) {
+    if (self->stream_closed) {
         return;
     }
     byte scratch[128];
     for (size_t budget = 64 * 1024; budget > 0;) {
         int err;
-        mp_uint_t ready = p->ioctl(self->stream, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
+        mp_uint_t ready = uws_ioctl(self, self->stream, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
         if (ready == MP_STREAM_ERROR || !(ready & MP_STREAM_POLL_RD)) {
             return;
         }
-        mp_uint_t n = p->read(self->stream, scratch, MIN(sizeof(scratch), budget), &err);
+        mp_uint_t n = uws_io(self, self->stream, UWS_IO_READ, scratch, MIN(sizeof(scratch), budget), &err);
         if (n == MP_STREAM_ERROR || n == 0) {
             return;
         }
@@ -453,33 +890,16 @@ static void uws_send_close_quietly(mp_obj_websocket_t *self, uint16_t code, cons
     if (n < 0) {
         n = uws_close_payload(code, NULL, 0, payload);
     }
-    if (n < 0) {
+    if (n < 0 || self->stream_closed) {
         return;
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         uws_send_control(self, UWS_OP_CLOSE, payload, n);
         nlr_pop();
-    }
-}
-
-// The connection has ended: raise ConnectionClosed with what ended it.
-static NORETURN void uws_raise_closed(mp_obj_websocket_t *self) {
-    size_t len = 0;
-    const uint8_t *reason = NULL;
-    mp_int_t code = self->close_code;
-    if (code == 0) {
-        code = uws_close_code(CONN(self));
-        reason = uws_close_reason(CONN(self), &len);
-        if (code == 0) {
-            code = 1006;
-            reason = (const uint8_t *)"connection lost";
-            len = 15;
-        }
     } else {
-        reason = uws_error_message(CONN(self), &len);
+        uws_reraise_if_fatal(nlr.ret_val);
     }
-    uws_raise(&uws_type_ConnectionClosed, code, reason, len);
 }
 
 // Act on an event that is not a message: answer pings, finish closes, fail
@@ -488,27 +908,37 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
     size_t len;
     const uint8_t *payload;
     switch (event) {
-        case UWS_EV_PING:
-            // §5.5.2: answer with a Pong carrying the same payload.
+        case UWS_EV_PING: {
+            // §5.5.2: answer with a Pong carrying the same payload (copied:
+            // writing may call Python code).
+            byte copy[UWS_MAX_CONTROL];
             payload = uws_control_payload(CONN(self), &len);
+            len = MIN(len, sizeof(copy));
+            memcpy(copy, payload, len);
             if (uws_state(CONN(self)) == UWS_STATE_OPEN) {
-                uws_send_control(self, UWS_OP_PONG, payload, len);
+                uws_send_control(self, UWS_OP_PONG, copy, len);
             }
             return;
+        }
         case UWS_EV_PONG:
             return;
-        case UWS_EV_CLOSE:
+        case UWS_EV_CLOSE: {
+            uint16_t code = uws_close_code(CONN(self));
+            uws_set_end(self, UWS_END_CORE, code, 0);
             if (uws_state(CONN(self)) == UWS_STATE_CLOSE_RECEIVED) {
                 // §5.5.1: echo the peer's code in our Close.
-                uint16_t code = uws_close_code(CONN(self));
                 uws_send_close_quietly(self, code == 1005 ? 1000 : code, NULL, 0);
             }
+            uws_drop_message(self);
             uws_close_stream(self);
             uws_raise_closed(self);
-        default:
+        }
+        default: {
             // A protocol error: fail the connection with the core's code.
-            self->close_code = -event;
+            uws_set_end(self, UWS_END_CORE, -event, 0);
+            uws_drop_message(self);
             if (uws_state(CONN(self)) == UWS_STATE_FAILED) {
+                // The message is the core's (static): safe across calls.
                 size_t mlen;
                 const uint8_t *message = uws_error_message(CONN(self), &mlen);
                 uws_send_close_quietly(self, -event, message, mlen);
@@ -516,6 +946,7 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
             uws_discard_pending_input(self);
             uws_close_stream(self);
             uws_raise_closed(self);
+        }
     }
 }
 
@@ -528,7 +959,7 @@ static byte *uws_message_space(mp_obj_websocket_t *self, size_t want) {
         byte *buf = m_renew_maybe(byte, self->msg_buf, self->msg_alloc, need, true);
         if (buf == NULL) {
             uws_drop_message(self);
-            self->close_code = 1009;
+            uws_set_end(self, UWS_END_NO_MEMORY, 1009, 0);
             uws_send_close_quietly(self, 1009, (const byte *)"out of memory", 13);
             uws_close_stream(self);
             mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("message too big for memory"));
@@ -544,7 +975,7 @@ static byte *uws_message_space(mp_obj_websocket_t *self, size_t want) {
 // connection with 1011 when the ping goes unanswered. Returns how many ms
 // until the next check is due (-1: keepalive off).
 static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
-    if (self->ping_interval == 0 || uws_state(CONN(self)) != UWS_STATE_OPEN) {
+    if (self->ping_interval == 0 || uws_ended(self) || uws_state(CONN(self)) != UWS_STATE_OPEN) {
         return -1;
     }
     mp_uint_t now = mp_hal_ticks_ms();
@@ -553,10 +984,11 @@ static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
         if (waited < self->ping_timeout) {
             return self->ping_timeout - waited;
         }
-        self->close_code = 1011;
+        uws_set_end(self, UWS_END_KEEPALIVE, 1011, 0);
         uws_send_close_quietly(self, 1011, (const byte *)"keepalive timeout", 17);
+        uws_drop_message(self);
         uws_close_stream(self);
-        uws_raise(&uws_type_ConnectionClosed, 1011, (const byte *)"keepalive timeout", 17);
+        uws_raise_closed(self);
     }
     mp_uint_t quiet = now - self->last_rx;
     if (quiet < self->ping_interval) {
@@ -576,19 +1008,34 @@ static inline void uws_peer_alive(mp_obj_websocket_t *self) {
     }
 }
 
+// A keepalive time in ms from seconds (a float where the port has them).
+static mp_uint_t uws_keepalive_ms(mp_obj_t seconds) {
+    #if MICROPY_PY_BUILTINS_FLOAT
+    mp_float_t t = mp_obj_get_float(seconds);
+    // NaN fails both comparisons.
+    if (!(t >= 0 && t <= (mp_float_t)UWS_MAX_KEEPALIVE_MS / 1000)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("keepalive times must be from 0 to 1e6 s"));
+    }
+    return (mp_uint_t)(t * 1000);
+    #else
+    mp_int_t t = mp_obj_get_int(seconds);
+    if (t < 0 || t > UWS_MAX_KEEPALIVE_MS / 1000) {
+        mp_raise_ValueError(MP_ERROR_TEXT("keepalive times must be from 0 to 1e6 s"));
+    }
+    return (mp_uint_t)t * 1000;
+    #endif
+}
+
 // keepalive(interval=None, timeout=None): with arguments, set the ping
 // interval and timeout (seconds, 0 = off); always run the check and return
 // the ms until the next one is due (None when off).
 static mp_obj_t uws_keepalive(size_t n_args, const mp_obj_t *args) {
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(args[0]);
+    mp_obj_websocket_t *self = uws_enter(args[0]);
     if (n_args > 1) {
-        mp_float_t interval = mp_obj_get_float(args[1]);
-        mp_float_t timeout = n_args > 2 ? mp_obj_get_float(args[2]) : interval;
-        if (interval < 0 || timeout < 0) {
-            mp_raise_ValueError(MP_ERROR_TEXT("keepalive times must be >= 0"));
-        }
-        self->ping_interval = (mp_uint_t)(interval * 1000);
-        self->ping_timeout = timeout > 0 ? (mp_uint_t)(timeout * 1000) : self->ping_interval;
+        mp_uint_t interval = uws_keepalive_ms(args[1]);
+        mp_uint_t timeout = n_args > 2 && args[2] != mp_const_none ? uws_keepalive_ms(args[2]) : interval;
+        self->ping_interval = interval;
+        self->ping_timeout = timeout > 0 ? timeout : interval;
         self->last_rx = mp_hal_ticks_ms();
         self->ping_outstanding = false;
     }
@@ -609,6 +1056,18 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_keepalive_obj, 1, 3, uws_keepaliv
 // NULL when nothing fits.
 typedef byte *(*uws_room_fn)(mp_obj_websocket_t *self, void *ctx, uint64_t *want);
 
+// Before a read that may block: with keepalive on and a blocking stream,
+// wait for the peer only until the next ping or deadline is due, so the
+// schedule holds even on a socket without a timeout.
+static void uws_keepalive_wait(mp_obj_websocket_t *self) {
+    for (;;) {
+        mp_int_t due = uws_keepalive_check(self);
+        if (due < 0 || self->queue_writes || uws_wait(self, self->stream, MP_STREAM_POLL_RD, due)) {
+            return;
+        }
+    }
+}
+
 // One step of receiving, shared by recv() and recv_into(): do what the
 // core wants next (parse bytes it read ahead, copy payload it read ahead,
 // or read from the stream) and return the event that came of it. Payload
@@ -617,6 +1076,9 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
     *payload = 0;
     uint8_t *internal;
     const uint8_t *buffered;
+    if (self->stream_closed) {
+        uws_raise_closed(self);
+    }
     uint64_t want = uws_rx_want(CONN(self), &internal, &buffered);
     if (want == 0 && internal == NULL) {
         uws_raise_closed(self);
@@ -635,18 +1097,25 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
         n = want;
     } else {
         if (self->ping_interval) {
-            uws_keepalive_check(self);
+            uws_keepalive_wait(self);
+            // Keepalive may have sent a ping (a stream call): ask again
+            // where the bytes go.
+            want = uws_rx_want(CONN(self), &internal, &buffered);
+            if (internal == NULL && buffered != NULL) {
+                return UWS_EV_CONTINUE;
+            }
+            if (internal == NULL && (dst = room(self, ctx, &want)) == NULL) {
+                return UWS_RX_NO_ROOM;
+            }
+            if (internal != NULL) {
+                dst = internal;
+            }
         }
-        n = uws_read_some(self->stream, dst, want);
+        n = uws_conn_read(self, dst, want);
         if (n < 0) {
             return UWS_RX_AGAIN;
         }
         uws_peer_alive(self);
-        if (n == 0) {
-            uws_drop_message(self);
-            uws_close_stream(self);
-            uws_raise_closed(self);
-        }
     }
     if (internal != NULL) {
         return uws_rx_filled(CONN(self), n);
@@ -662,10 +1131,34 @@ static byte *uws_room_message(mp_obj_websocket_t *self, void *ctx, uint64_t *wan
     return uws_message_space(self, *want);
 }
 
+// Hand the assembled message over to a new object (no copy; the core has
+// validated text as UTF-8 already). Without memory for the object, the
+// message stays here and the next recv() tries again.
+static mp_obj_t uws_take_message(mp_obj_websocket_t *self) {
+    self->msg_complete = true;
+    vstr_t vstr = { .alloc = self->msg_alloc, .len = self->msg_len, .buf = (char *)self->msg_buf, .fixed_buf = false };
+    if (vstr.buf == NULL) {
+        vstr_init(&vstr, 1);
+        self->msg_buf = (byte *)vstr.buf;
+        self->msg_alloc = vstr.alloc;
+    }
+    // The object is allocated before the buffer changes hands, so a
+    // MemoryError leaves the message where it was.
+    mp_obj_t message = uws_rx_is_text(CONN(self)) ? mp_obj_new_str_from_utf8_vstr(&vstr) : mp_obj_new_bytes_from_vstr(&vstr);
+    self->msg_buf = NULL;
+    self->msg_len = 0;
+    self->msg_alloc = 0;
+    self->msg_complete = false;
+    return message;
+}
+
 // recv(): the next whole message as str (text) or bytes (binary); None from
 // a non-blocking stream until a whole message has arrived.
 static mp_obj_t uws_recv(mp_obj_t self_in) {
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    mp_obj_websocket_t *self = uws_enter(self_in);
+    if (self->msg_complete) {
+        return uws_take_message(self);
+    }
     for (;;) {
         size_t n;
         int32_t event = uws_rx_step(self, uws_room_message, NULL, &n);
@@ -677,19 +1170,7 @@ static mp_obj_t uws_recv(mp_obj_t self_in) {
             return mp_const_none;
         }
         if (event == UWS_EV_TEXT || event == UWS_EV_BINARY) {
-            // Hand the buffer over to the new object (no copy); the core
-            // has validated text as UTF-8 already.
-            vstr_t vstr = { .alloc = self->msg_alloc, .len = self->msg_len, .buf = (char *)self->msg_buf, .fixed_buf = false };
-            if (vstr.buf == NULL) {
-                vstr_init(&vstr, 1);
-            }
-            self->msg_buf = NULL;
-            self->msg_len = 0;
-            self->msg_alloc = 0;
-            return event == UWS_EV_TEXT ? mp_obj_new_str_from_utf8_vstr(&vstr) : mp_obj_new_bytes_from_vstr(&vstr);
-        }
-        if (event < 0) {
-            uws_drop_message(self);
+            return uws_take_message(self);
         }
         uws_handle_control(self, event);
     }
@@ -713,10 +1194,11 @@ static byte *uws_room_span(mp_obj_websocket_t *self, void *ctx, uint64_t *want) 
     return span->buf + span->pos;
 }
 
-// recv_into(buf): copy the next message's payload into buf without
-// allocating. Returns the number of bytes written; when the message is
-// longer than buf, .more is True and the next call continues it. None from
-// a non-blocking stream with nothing new.
+// Copy the next message's payload into buf without allocating. Returns the
+// number of bytes written; when the message is longer than buf, .more is
+// True and the next call continues it. -1 from a non-blocking stream with
+// nothing new. `buf` must stay valid across stream calls: the caller
+// passes memory no Python code can free meanwhile (see uws_recv_into).
 static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t size) {
     uws_span_t span = { buf, size, 0 };
     for (;;) {
@@ -742,19 +1224,46 @@ static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t si
     }
 }
 
-static mp_obj_t uws_recv_into(mp_obj_t self_in, mp_obj_t buf_in) {
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
-    if (self->msg_len > 0) {
-        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("recv() has a partial message pending"));
+// A stream written in Python runs Python code on every read, which could
+// resize the caller's buffer under us: read into a private buffer then
+// (the copy is the price of such a stream); native streams read straight
+// into the caller's buffer.
+static mp_int_t uws_recv_into_caller(mp_obj_websocket_t *self, mp_obj_t buf_in, byte *buf, size_t size) {
+    if (!mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
+        return uws_recv_into_buf(self, buf, size);
     }
+    byte *scratch = m_new(byte, size ? size : 1);
+    mp_int_t n = uws_recv_into_buf(self, scratch, size);
+    if (n > 0) {
+        // Look the buffer up again: it may have moved or shrunk.
+        mp_buffer_info_t bufinfo;
+        mp_get_buffer_raise(buf_in, &bufinfo, MP_BUFFER_WRITE);
+        if ((size_t)n > bufinfo.len) {
+            m_del(byte, scratch, size ? size : 1);
+            uws_fail_transport(self, UWS_END_BAD_COUNT, 0);
+        }
+        memcpy(bufinfo.buf, scratch, n);
+    }
+    m_del(byte, scratch, size ? size : 1);
+    return n;
+}
+
+static mp_obj_t uws_recv_into(mp_obj_t self_in, mp_obj_t buf_in) {
+    mp_obj_websocket_t *self = uws_enter(self_in);
     mp_buffer_info_t bufinfo;
     mp_get_buffer_raise(buf_in, &bufinfo, MP_BUFFER_WRITE);
-    mp_int_t n = uws_recv_into_buf(self, bufinfo.buf, bufinfo.len);
+    if (self->msg_len > 0 || self->msg_complete) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("recv() has a partial message pending"));
+    }
+    mp_int_t n = uws_recv_into_caller(self, buf_in, bufinfo.buf, bufinfo.len);
     return n < 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(n);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(uws_recv_into_obj, uws_recv_into);
 
 static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, const byte *data, size_t len) {
+    if (uws_ended(self)) {
+        uws_raise_closed(self);
+    }
     // Non-blocking mode: over the high-water mark, refuse before anything
     // is sent (the caller flushes and retries), so a peer that does not
     // read cannot make us queue without end.
@@ -783,7 +1292,7 @@ static mp_obj_t uws_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_a
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    mp_obj_websocket_t *self = uws_enter(pos_args[0]);
     mp_obj_t data = args[ARG_data].u_obj;
     bool text = mp_obj_is_str(data);
     mp_buffer_info_t bufinfo;
@@ -796,17 +1305,21 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(uws_send_obj, 2, uws_send);
 // ping(data=b""): send a Ping (at most 125 bytes); the Pong is absorbed by
 // recv().
 static mp_obj_t uws_ping(size_t n_args, const mp_obj_t *args) {
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(args[0]);
+    mp_obj_websocket_t *self = uws_enter(args[0]);
     mp_buffer_info_t bufinfo = { .buf = NULL, .len = 0 };
     if (n_args > 1) {
         mp_get_buffer_raise(args[1], &bufinfo, MP_BUFFER_READ);
+    }
+    if (bufinfo.len > UWS_MAX_CONTROL) {
+        mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
     }
     uws_send_control(self, UWS_OP_PING, bufinfo.buf, bufinfo.len);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_ping_obj, 1, 2, uws_ping);
 
-// Wait (bounded) for the peer's Close after ours, discarding messages. A
+// Wait for the peer's Close after ours, discarding messages: at most
+// UWS_CLOSE_TIMEOUT_MS in all, whatever the stream's own timeout. A
 // non-blocking stream is not waited on: its owner (an event loop) must not
 // stall, and the server side may close the TCP connection first (§7.1.1).
 static void uws_await_close(mp_obj_websocket_t *self) {
@@ -814,43 +1327,42 @@ static void uws_await_close(mp_obj_websocket_t *self) {
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         byte scratch[64];
-        while (uws_state(CONN(self)) == UWS_STATE_CLOSE_SENT
-               && mp_hal_ticks_ms() - start < UWS_CLOSE_TIMEOUT_MS) {
+        while (!self->stream_closed && uws_state(CONN(self)) == UWS_STATE_CLOSE_SENT) {
+            mp_uint_t waited = mp_hal_ticks_ms() - start;
+            if (waited >= UWS_CLOSE_TIMEOUT_MS
+                || !uws_wait(self, self->stream, MP_STREAM_POLL_RD, UWS_CLOSE_TIMEOUT_MS - waited)) {
+                break;
+            }
             self->more = false;
             if (uws_recv_into_buf(self, scratch, sizeof(scratch)) < 0) {
                 break;
             }
         }
         nlr_pop();
+    } else {
+        // The peer's Close (ConnectionClosed), a dropped transport or a
+        // timeout all end the wait; the user's interrupt goes on.
+        uws_reraise_if_fatal(nlr.ret_val);
     }
 }
 
-// close(code=1000, reason=""): start the close handshake (§7.1.2), wait
-// briefly for the peer's answer, then close the stream.
-static mp_obj_t uws_close(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_code, ARG_reason };
-    static const mp_arg_t allowed_args[] = {
-        { MP_QSTR_code, MP_ARG_INT, {.u_int = 1000} },
-        { MP_QSTR_reason, MP_ARG_OBJ, {.u_obj = mp_const_empty_bytes} },
-    };
-    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
-    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(pos_args[0]);
-    mp_buffer_info_t reason;
-    mp_get_buffer_raise(args[ARG_reason].u_obj, &reason, MP_BUFFER_READ);
-    byte payload[UWS_MAX_CONTROL];
-    mp_int_t code = args[ARG_code].u_int;
-    int32_t n = (code < 0 || code > 0xffff) ? UWS_TX_INVALID : uws_close_payload(code, reason.buf, reason.len, payload);
-    if (n < 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("invalid close code, or reason over 123 bytes"));
-    }
+// Close: start the close handshake (§7.1.2), wait briefly for the peer's
+// answer, then close the stream. Nothing happens on a closed connection.
+static void uws_close_with(mp_obj_websocket_t *self, uint16_t code, const byte *payload, size_t n) {
     uint8_t state = uws_state(CONN(self));
-    if (!self->stream_closed && (state == UWS_STATE_OPEN || state == UWS_STATE_CLOSE_RECEIVED)) {
-        uws_send_control(self, UWS_OP_CLOSE, payload, n);
-        if (self->close_code == 0 && state == UWS_STATE_OPEN) {
-            self->close_code = code;
+    if (!uws_ended(self) && (state == UWS_STATE_OPEN || state == UWS_STATE_CLOSE_RECEIVED)) {
+        uws_set_end(self, UWS_END_LOCAL, code, 0);
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            uws_send_control(self, UWS_OP_CLOSE, payload, n);
+            nlr_pop();
+            if (!self->queue_writes) {
+                uws_await_close(self);
+            }
+        } else {
+            // The transport failed while our Close went out: closed anyway.
+            uws_reraise_if_fatal(nlr.ret_val);
         }
-        uws_await_close(self);
     }
     // Non-blocking mode: queued frames (our Close included) go out if the
     // stream takes them now; an event loop is not stalled for a peer that
@@ -859,9 +1371,33 @@ static mp_obj_t uws_close(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     if (nlr_push(&nlr) == 0) {
         uws_flush_tx(self);
         nlr_pop();
+    } else {
+        uws_reraise_if_fatal(nlr.ret_val);
     }
     uws_drop_message(self);
     uws_close_stream(self);
+}
+
+// close(code=1000, reason=""): the arguments are checked first; a second
+// close() does nothing.
+static mp_obj_t uws_close(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_code, ARG_reason };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_code, MP_ARG_INT, {.u_int = 1000} },
+        { MP_QSTR_reason, MP_ARG_OBJ, {.u_obj = mp_const_empty_bytes} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_obj_websocket_t *self = uws_enter(pos_args[0]);
+    mp_buffer_info_t reason;
+    mp_get_buffer_raise(args[ARG_reason].u_obj, &reason, MP_BUFFER_READ);
+    byte payload[UWS_MAX_CONTROL];
+    mp_int_t code = args[ARG_code].u_int;
+    int32_t n = (code < 0 || code > 0xffff) ? UWS_TX_INVALID : uws_close_payload(code, reason.buf, reason.len, payload);
+    if (n < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid close code, or reason over 123 bytes"));
+    }
+    uws_close_with(self, code, payload, n);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_close_obj, 1, uws_close);
@@ -871,12 +1407,20 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(uws_close_obj, 1, uws_close);
 // stream does not take is queued, flush() writes it on (poll for
 // POLLOUT while it returns non-zero).
 static mp_obj_t uws_setblocking(mp_obj_t self_in, mp_obj_t flag) {
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    mp_obj_websocket_t *self = uws_enter(self_in);
+    bool blocking = mp_obj_is_true(flag);
+    if (uws_ended(self)) {
+        return mp_const_none;
+    }
     uws_call_method(self->stream, MP_QSTR_setblocking, 1, &flag);
-    self->queue_writes = !mp_obj_is_true(flag);
-    if (!self->queue_writes && self->tx != NULL) {
-        uws_write_all(self->stream, self->tx->data, self->tx->len);
-        uws_drop_tx(self);
+    self->queue_writes = !blocking;
+    if (blocking && self->tx != NULL) {
+        // What was queued goes out now, as in any blocking send.
+        uws_frame_out_t out = { .sent = 1 };
+        uws_tx_queue_t *q = self->tx;
+        self->tx = NULL;
+        uws_frame_write(self, &out, q->data, q->len);
+        m_del(byte, (byte *)q, sizeof(uws_tx_queue_t) + q->alloc);
     }
     return mp_const_none;
 }
@@ -885,33 +1429,42 @@ static MP_DEFINE_CONST_FUN_OBJ_2(uws_setblocking_obj, uws_setblocking);
 // flush(): write queued bytes the stream takes now; returns how many still
 // wait (0: all sent).
 static mp_obj_t uws_flush(mp_obj_t self_in) {
-    return MP_OBJ_NEW_SMALL_INT(uws_flush_tx(MP_OBJ_TO_PTR(self_in)));
+    return MP_OBJ_NEW_SMALL_INT(uws_flush_tx(uws_enter(self_in)));
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(uws_flush_obj, uws_flush);
 
+// __exit__: close with 1000 whatever left the block; never raises but for
+// the user's interrupt.
 static mp_obj_t uws_exit(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(args[0]);
-    if (!self->stream_closed) {
-        nlr_buf_t nlr;
-        if (nlr_push(&nlr) == 0) {
-            uws_close(1, args, NULL);
-            nlr_pop();
-        } else {
-            uws_close_stream(self);
-        }
-    }
+    mp_obj_websocket_t *self = uws_enter(args[0]);
+    byte payload[UWS_MAX_CONTROL];
+    int32_t n = uws_close_payload(1000, NULL, 0, payload);
+    uws_close_with(self, 1000, payload, n < 0 ? 0 : n);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_exit_obj, 4, 4, uws_exit);
+
+// __del__: a WebSocket collected without close() closes its stream (no
+// Close frame: the heap is locked while finalisers run, so no Python code
+// may run; a stream written in Python is left to its own finaliser).
+static mp_obj_t uws_del(mp_obj_t self_in) {
+    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    if (!self->stream_closed && !self->busy && !mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
+        self->stream_closed = true;
+        const mp_stream_p_t *p = mp_get_stream(self->stream);
+        int err;
+        p->ioctl(self->stream, MP_STREAM_CLOSE, 0, &err);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(uws_del_obj, uws_del);
 
 static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     if (dest[0] != MP_OBJ_NULL) {
         return;
     }
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
-    size_t len;
-    const uint8_t *reason;
     switch (attr) {
         case MP_QSTR_path:
         case MP_QSTR_headers:
@@ -926,16 +1479,13 @@ static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             dest[0] = mp_obj_new_bool(uws_rx_is_text(CONN(self)));
             return;
         case MP_QSTR_closed:
-            dest[0] = mp_obj_new_bool(self->stream_closed || uws_state(CONN(self)) >= UWS_STATE_FAILED);
+            dest[0] = mp_obj_new_bool(uws_ended(self));
             return;
-        case MP_QSTR_close_code: {
-            mp_int_t code = uws_close_code(CONN(self));
-            dest[0] = code ? MP_OBJ_NEW_SMALL_INT(code) : self->close_code ? MP_OBJ_NEW_SMALL_INT(self->close_code) : mp_const_none;
+        case MP_QSTR_close_code:
+            dest[0] = uws_close_code_obj(self);
             return;
-        }
         case MP_QSTR_close_reason:
-            reason = uws_close_reason(CONN(self), &len);
-            dest[0] = uws_close_code(CONN(self)) ? mp_obj_new_str((const char *)reason, len) : mp_const_none;
+            dest[0] = uws_close_reason_obj(self);
             return;
         case MP_QSTR_stream:
             dest[0] = self->stream;
@@ -947,17 +1497,40 @@ static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
 }
 
 // Stream protocol: read() gives message payload bytes (boundaries not
-// kept, like the built-in websocket module), write() sends a binary
-// message, and poll/close go to the underlying stream, so a WebSocket can
-// be registered with select.poll and used by asyncio.
+// kept, like the built-in websocket module) and reports end of stream
+// once the connection has ended, whatever ended it; write() sends a
+// binary message; poll/close go to the underlying stream, so a WebSocket
+// can be registered with select.poll and used by asyncio.
 static mp_uint_t uws_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, int *errcode) {
-    mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
-    uint8_t *internal;
-    const uint8_t *buffered;
-    if (uws_rx_want(CONN(self), &internal, &buffered) == 0 && internal == NULL) {
+    mp_obj_websocket_t *self = uws_enter(self_in);
+    if (uws_ended(self)) {
         return 0;
     }
-    mp_int_t n = uws_recv_into_buf(self, buf, size);
+    mp_int_t n = 0;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        // mp_stream_rw hands us its own buffer, but for a stream written in
+        // Python that buffer may belong to an object that Python code can
+        // resize: uws_recv_into_caller is not usable without the object, so
+        // read into a private buffer for such streams.
+        if (mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
+            byte *scratch = m_new(byte, size ? size : 1);
+            n = uws_recv_into_buf(self, scratch, size);
+            if (n > 0) {
+                memcpy(buf, scratch, n);
+            }
+            m_del(byte, scratch, size ? size : 1);
+        } else {
+            n = uws_recv_into_buf(self, buf, size);
+        }
+        nlr_pop();
+    } else {
+        // The end of the connection is the end of the stream.
+        if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(MP_OBJ_FROM_PTR(nlr.ret_val))), MP_OBJ_FROM_PTR(&uws_type_ConnectionClosed))) {
+            nlr_jump(nlr.ret_val);
+        }
+        return 0;
+    }
     if (n < 0) {
         *errcode = MP_EAGAIN;
         return MP_STREAM_ERROR;
@@ -967,12 +1540,16 @@ static mp_uint_t uws_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, in
 
 static mp_uint_t uws_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t size, int *errcode) {
     (void)errcode;
-    uws_send_data(MP_OBJ_TO_PTR(self_in), false, true, buf, size);
+    uws_send_data(uws_enter(self_in), false, true, buf, size);
     return size;
 }
 
 static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg, int *errcode) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    if (self->busy) {
+        *errcode = MP_EBUSY;
+        return MP_STREAM_ERROR;
+    }
     if (request == MP_STREAM_CLOSE) {
         uws_close_stream(self);
         return 0;
@@ -986,11 +1563,14 @@ static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t
         return MP_STREAM_ERROR;
     }
     #endif
-    const mp_stream_p_t *p = mp_get_stream(self->stream);
-    mp_uint_t ret = p->ioctl(self->stream, request, arg, errcode);
+    if (request == MP_STREAM_POLL && self->stream_closed) {
+        // A closed WebSocket is readable: recv() raises at once.
+        return arg & (MP_STREAM_POLL_RD | MP_STREAM_POLL_WR);
+    }
+    mp_uint_t ret = uws_ioctl(self, self->stream, request, arg, errcode);
     // Bytes read ahead may hold a whole message the socket no longer shows.
     if (request == MP_STREAM_POLL && ret != MP_STREAM_ERROR && (arg & MP_STREAM_POLL_RD)
-        && uws_rx_buffered(CONN(self)) > 0) {
+        && (uws_rx_buffered(CONN(self)) > 0 || self->msg_complete)) {
         ret |= MP_STREAM_POLL_RD;
     }
     return ret;
@@ -1020,6 +1600,7 @@ static const mp_rom_map_elem_t uws_websocket_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_flush), MP_ROM_PTR(&uws_flush_obj) },
     { MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&mp_identity_obj) },
     { MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&uws_exit_obj) },
+    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&uws_del_obj) },
     { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&mp_stream_read_obj) },
     { MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&mp_stream_readinto_obj) },
     { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&mp_stream_write_obj) },
@@ -1123,8 +1704,10 @@ static NORETURN void uws_refuse(mp_obj_t stream, const byte *response, size_t re
         if (nlr_push(&nlr) == 0) {
             uws_write_all(stream, response, response_len);
             nlr_pop();
+        } else {
+            uws_reraise_if_fatal(nlr.ret_val);
         }
-        uws_stream_close(stream);
+        uws_stream_close(NULL, stream);
     }
     uws_raise(&uws_type_HandshakeError, status, message, message_len);
 }
@@ -1168,28 +1751,54 @@ static mp_obj_uws_request_t *uws_request_from_head(mp_obj_t stream, vstr_t *head
     return req;
 }
 
-static mp_obj_uws_request_t *uws_read_request_from(mp_obj_t stream, mp_int_t max_head) {
+// A max_head argument: at least a request line's worth.
+static size_t uws_check_max_head(mp_int_t max_head) {
+    if (max_head < 16) {
+        mp_raise_ValueError(MP_ERROR_TEXT("max_head must be >= 16"));
+    }
+    return max_head;
+}
+
+// Read a request head within timeout_ms (0: no bound of ours). A stream
+// that times out or fails is closed: a server has nothing to answer.
+static mp_obj_uws_request_t *uws_read_request_from(mp_obj_t stream, size_t max_head, mp_uint_t timeout_ms) {
     vstr_t head;
     vstr_init(&head, 256);
-    bool complete = uws_read_head(stream, &head, max_head);
+    bool complete = false;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        complete = uws_read_head(stream, &head, max_head, timeout_ms);
+        nlr_pop();
+    } else {
+        if (!uws_is_fatal(nlr.ret_val)) {
+            uws_stream_close(NULL, stream);
+        }
+        nlr_jump(nlr.ret_val);
+    }
     if (!complete) {
         uws_refuse_head(stream, &head, false);
     }
     return uws_request_from_head(stream, &head);
 }
 
-// read_request(sock, *, max_head=4096): read one HTTP request head. A head
-// too long or not HTTP is answered (431, 400) and raises HandshakeError.
+// read_request(sock, *, max_head=4096, timeout=10): read one HTTP request
+// head. A head too long or not HTTP is answered (431, 400) and raises
+// HandshakeError; one that does not come within `timeout` seconds (None:
+// no bound but the socket's own) closes the socket and raises
+// OSError(ETIMEDOUT).
 static mp_obj_t uws_read_request(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_sock, ARG_max_head };
+    enum { ARG_sock, ARG_max_head, ARG_timeout };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} },
+        { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(UWS_HANDSHAKE_TIMEOUT_MS / 1000)} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    mp_get_stream_raise(args[ARG_sock].u_obj, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
-    return MP_OBJ_FROM_PTR(uws_read_request_from(args[ARG_sock].u_obj, args[ARG_max_head].u_int));
+    uws_check_stream(args[ARG_sock].u_obj);
+    size_t max_head = uws_check_max_head(args[ARG_max_head].u_int);
+    mp_uint_t timeout_ms = uws_timeout_ms(args[ARG_timeout].u_obj, 0);
+    return MP_OBJ_FROM_PTR(uws_read_request_from(args[ARG_sock].u_obj, max_head, timeout_ms));
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_read_request_obj, 1, uws_read_request);
 
@@ -1255,7 +1864,7 @@ static void uws_header_lines(vstr_t *out, mp_obj_t headers) {
 // given), answers 101 and returns a WebSocket; a bad request is answered
 // with its HTTP error, the socket closed, and HandshakeError raised.
 static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_sock, ARG_request, ARG_subprotocols, ARG_origins, ARG_headers, ARG_max_size, ARG_max_head };
+    enum { ARG_sock, ARG_request, ARG_subprotocols, ARG_origins, ARG_headers, ARG_max_size, ARG_max_head, ARG_timeout };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_request, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -1264,11 +1873,15 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
         { MP_QSTR_headers, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_max_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_SIZE} },
         { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} },
+        { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(UWS_HANDSHAKE_TIMEOUT_MS / 1000)} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     mp_obj_t sock = args[ARG_sock].u_obj;
-    mp_get_stream_raise(sock, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
+    uws_check_stream(sock);
+    mp_int_t max_size = uws_check_max_size(args[ARG_max_size].u_int);
+    size_t max_head = uws_check_max_head(args[ARG_max_head].u_int);
+    mp_uint_t timeout_ms = uws_timeout_ms(args[ARG_timeout].u_obj, 0);
 
     // Settings first: a bad argument is the script's error, not the peer's.
     vstr_t protocols, origins, extra;
@@ -1286,7 +1899,7 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
         }
         req = MP_OBJ_TO_PTR(args[ARG_request].u_obj);
     } else {
-        req = uws_read_request_from(sock, args[ARG_max_head].u_int);
+        req = uws_read_request_from(sock, max_head, timeout_ms);
     }
     mp_buffer_info_t head;
     mp_get_buffer_raise(req->raw, &head, MP_BUFFER_READ);
@@ -1301,9 +1914,11 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
     if (!ok) {
         uws_refuse(sock, (const byte *)out.buf, result.response_len, result.status, result.message, result.message_len);
     }
+    // Allocated before the 101 goes out: without memory for it, the
+    // client gets no upgrade it could not use.
+    mp_obj_websocket_t *ws = uws_new(sock, true, max_size);
     uws_write_all(sock, (const byte *)out.buf, result.response_len);
     vstr_clear(&out);
-    mp_obj_websocket_t *ws = uws_new(sock, true, args[ARG_max_size].u_int);
     mp_obj_t handshake[3] = { req->path, req->headers, mp_const_none };
     if (result.protocol.len > 0) {
         handshake[2] = uws_span_str((const byte *)protocols.buf, result.protocol);
@@ -1354,6 +1969,7 @@ static mp_obj_t uws_respond(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     mp_obj_t sock = args[ARG_sock].u_obj;
+    uws_check_stream(sock);
     mp_int_t status = args[ARG_status].u_int;
     if (status < 100 || status > 999) {
         mp_raise_ValueError(MP_ERROR_TEXT("invalid status"));
@@ -1375,10 +1991,21 @@ static mp_obj_t uws_respond(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
         (int)content_type_len, content_type);
     uws_header_lines(&out, args[ARG_headers].u_obj);
     mp_printf(&print, "Content-Length: %u\r\nConnection: close\r\n\r\n", (unsigned)body.len);
-    uws_write_all(sock, (const byte *)out.buf, out.len);
-    uws_write_all(sock, body.buf, body.len);
+    // Head and body in one buffer, one write: the body object is not read
+    // after a call into the stream.
+    vstr_add_strn(&out, body.buf, body.len);
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        uws_write_all(sock, (const byte *)out.buf, out.len);
+        nlr_pop();
+    } else {
+        if (!uws_is_fatal(nlr.ret_val)) {
+            uws_stream_close(NULL, sock);
+        }
+        nlr_jump(nlr.ret_val);
+    }
     vstr_clear(&out);
-    uws_stream_close(sock);
+    uws_stream_close(NULL, sock);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_respond_obj, 1, uws_respond);
@@ -1447,7 +2074,7 @@ static void uws_parse_url(mp_obj_t url_in, uws_url_t *url) {
     url->path_len = path_end - p;
 }
 
-enum { ARG_c_subprotocols, ARG_c_headers, ARG_c_origin, ARG_c_max_size, ARG_c_max_head, ARG_c_timeout, ARG_c_ssl, ARG_c_cadata };
+enum { ARG_c_subprotocols, ARG_c_headers, ARG_c_origin, ARG_c_max_size, ARG_c_max_head, ARG_c_timeout, ARG_c_ssl, ARG_c_cadata, ARG_c_insecure };
 #define UWS_CLIENT_ARGS \
     { MP_QSTR_subprotocols, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
     { MP_QSTR_headers, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
@@ -1456,11 +2083,15 @@ enum { ARG_c_subprotocols, ARG_c_headers, ARG_c_origin, ARG_c_max_size, ARG_c_ma
     { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} }, \
     { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
     { MP_QSTR_ssl, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
-    { MP_QSTR_cadata, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }
+    { MP_QSTR_cadata, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
+    { MP_QSTR_insecure, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} }
 
 // The client handshake on a connected stream (§4.1).
 static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, const mp_arg_val_t *args) {
-    mp_get_stream_raise(stream, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
+    uws_check_stream(stream);
+    mp_int_t max_size = uws_check_max_size(args[ARG_c_max_size].u_int);
+    size_t max_head = uws_check_max_head(args[ARG_c_max_head].u_int);
+    mp_uint_t timeout_ms = uws_timeout_ms(args[ARG_c_timeout].u_obj, UWS_HANDSHAKE_TIMEOUT_MS);
     vstr_t protocols, extra;
     vstr_init(&protocols, 32);
     vstr_init(&extra, 32);
@@ -1490,13 +2121,24 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
 
     vstr_t head;
     vstr_init(&head, 256);
-    if (!uws_read_head(stream, &head, args[ARG_c_max_head].u_int)) {
-        uws_stream_close(stream);
+    bool complete = false;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        complete = uws_read_head(stream, &head, max_head, timeout_ms);
+        nlr_pop();
+    } else {
+        if (!uws_is_fatal(nlr.ret_val)) {
+            uws_stream_close(NULL, stream);
+        }
+        nlr_jump(nlr.ret_val);
+    }
+    if (!complete) {
+        uws_stream_close(NULL, stream);
         uws_raise(&uws_type_HandshakeError, 0, (const byte *)"response head too long", 22);
     }
     uws_handshake result;
     if (!uws_client_response((const byte *)head.buf, head.len, key, (const byte *)protocols.buf, protocols.len, &result)) {
-        uws_stream_close(stream);
+        uws_stream_close(NULL, stream);
         if (result.status != 0 && result.status != 101) {
             // A refusal: report the server's status line.
             const char *eol = memchr(head.buf, '\r', head.len);
@@ -1504,7 +2146,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
         }
         uws_raise(&uws_type_HandshakeError, result.status, result.message, result.message_len);
     }
-    mp_obj_websocket_t *ws = uws_new(stream, false, args[ARG_c_max_size].u_int);
+    mp_obj_websocket_t *ws = uws_new(stream, false, max_size);
     mp_obj_t handshake[3] = {
         mp_obj_new_str(url->path_len ? url->path : "/", url->path_len ? url->path_len : 1),
         mp_const_none,
@@ -1541,13 +2183,93 @@ static mp_obj_t uws_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp
     return mp_call_method_n_kw(n_args, 0, call);
 }
 
+// TCP_NODELAY on a socket, where it has the option: frames go out in more
+// than one write (header, then payload from the caller's buffer), and
+// Nagle's algorithm would hold the second until the peer's delayed ACK.
+// Streams written in Python and streams without setsockopt are left alone;
+// so is a socket that refuses the option (AF_UNIX, say).
+static void uws_set_nodelay(mp_obj_t stream) {
+    if (mp_obj_is_instance_type(mp_obj_get_type(stream))) {
+        return;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t call[2 + 3];
+        mp_load_method_maybe(stream, MP_QSTR_setsockopt, call);
+        if (call[0] != MP_OBJ_NULL) {
+            // IPPROTO_TCP and TCP_NODELAY by number: 6 and 1 on every
+            // port's stack (lwIP, POSIX), whether or not it names them.
+            call[2] = MP_OBJ_NEW_SMALL_INT(6);
+            call[3] = MP_OBJ_NEW_SMALL_INT(1);
+            call[4] = MP_OBJ_NEW_SMALL_INT(1);
+            mp_call_method_n_kw(3, 0, call);
+        }
+        nlr_pop();
+    } else {
+        uws_reraise_if_fatal(nlr.ret_val);
+    }
+}
+
+// The TLS client context for wss://: the one given (ssl=), or a new one
+// that verifies the server against `cadata` (DER bytes of a CA
+// certificate). Without either, verification needs insecure=True to be
+// turned off: MicroPython's tls has no trust store of its own, and a
+// wss:// URL promises an authenticated server.
+static mp_obj_t uws_tls_context(const mp_arg_val_t *args) {
+    mp_obj_t ctx = args[ARG_c_ssl].u_obj;
+    if (ctx != mp_const_none) {
+        return ctx;
+    }
+    bool verify = !args[ARG_c_insecure].u_bool;
+    if (verify && args[ARG_c_cadata].u_obj == mp_const_none) {
+        uws_raise(&uws_type_HandshakeError, 0,
+            (const byte *)"cannot verify the server: give cadata= or ssl=, or insecure=True", 64);
+    }
+    mp_obj_t tls = mp_import_name(MP_QSTR_tls, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+    ctx = mp_call_function_1(mp_load_attr(tls, MP_QSTR_SSLContext), mp_load_attr(tls, MP_QSTR_PROTOCOL_TLS_CLIENT));
+    if (verify) {
+        uws_call_method(ctx, MP_QSTR_load_verify_locations, 1, &args[ARG_c_cadata].u_obj);
+    }
+    mp_store_attr(ctx, MP_QSTR_verify_mode, mp_load_attr(tls, verify ? MP_QSTR_CERT_REQUIRED : MP_QSTR_CERT_NONE));
+    return ctx;
+}
+
+// Wrap a connected socket in TLS with server name indication. A server
+// certificate that fails verification raises HandshakeError(0, "certificate
+// verification failed: <why>") rather than the TLS module's ValueError.
+static mp_obj_t uws_tls_wrap(mp_obj_t ctx, mp_obj_t sock, mp_obj_t hostname) {
+    mp_obj_t wrap[2 + 3];
+    mp_load_method(ctx, MP_QSTR_wrap_socket, wrap);
+    wrap[2] = sock;
+    wrap[3] = MP_OBJ_NEW_QSTR(MP_QSTR_server_hostname);
+    wrap[4] = hostname;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t tls_sock = mp_call_method_n_kw(1, 1, wrap);
+        nlr_pop();
+        return tls_sock;
+    }
+    mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+    if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)), MP_OBJ_FROM_PTR(&mp_type_ValueError))) {
+        nlr_jump(nlr.ret_val);
+    }
+    // mbedTLS reports a failed verification as ValueError(<why>).
+    vstr_t vstr;
+    mp_print_t print;
+    vstr_init_print(&vstr, 64, &print);
+    mp_print_str(&print, "certificate verification failed: ");
+    mp_obj_print_helper(&print, mp_obj_exception_get_value(exc), PRINT_STR);
+    mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(0), mp_obj_new_str_from_vstr(&vstr) };
+    nlr_raise(mp_obj_new_exception_args(&uws_type_HandshakeError, 2, args));
+}
+
 // connect(url, *, subprotocols=None, headers=None, origin=None,
-//         max_size=65536, max_head=4096, timeout=None, ssl=None, cadata=None):
+//         max_size=65536, max_head=4096, timeout=None, ssl=None, cadata=None,
+//         insecure=False):
 // resolve, connect, (for wss://) wrap in TLS with server name indication,
 // and do the client handshake. timeout (seconds) applies to connecting, the
-// handshake and later blocking reads. For wss://, `ssl` is a ready
-// SSLContext; otherwise a new one verifies the server against `cadata`
-// (DER bytes of a CA certificate) when given, and does not verify without.
+// handshake (10 s when None) and later blocking reads. For wss:// the
+// server is verified (uws_tls_context).
 static mp_obj_t uws_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     static const mp_arg_t allowed_args[] = { UWS_CLIENT_ARGS };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
@@ -1557,6 +2279,11 @@ static mp_obj_t uws_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
     mp_arg_parse_all(0, NULL, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     uws_url_t url;
     uws_parse_url(pos_args[0], &url);
+    uws_check_max_size(args[ARG_c_max_size].u_int);
+    uws_check_max_head(args[ARG_c_max_head].u_int);
+    uws_timeout_ms(args[ARG_c_timeout].u_obj, UWS_HANDSHAKE_TIMEOUT_MS);
+    // Settle TLS before any connection is made.
+    mp_obj_t ctx = url.tls ? uws_tls_context(args) : mp_const_none;
 
     mp_obj_t socket_mod = mp_import_name(MP_QSTR_socket, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
     // getaddrinfo wants the bare address, without an IPv6 literal's brackets.
@@ -1583,24 +2310,9 @@ static mp_obj_t uws_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
             uws_call_method(sock, MP_QSTR_settimeout, 1, &args[ARG_c_timeout].u_obj);
         }
         uws_call_method(sock, MP_QSTR_connect, 1, &ai[4]);
+        uws_set_nodelay(sock);
         if (url.tls) {
-            mp_obj_t ctx = args[ARG_c_ssl].u_obj;
-            if (ctx == mp_const_none) {
-                mp_obj_t tls = mp_import_name(MP_QSTR_tls, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
-                mp_obj_t proto = mp_load_attr(tls, MP_QSTR_PROTOCOL_TLS_CLIENT);
-                ctx = mp_call_function_1(mp_load_attr(tls, MP_QSTR_SSLContext), proto);
-                bool verify = args[ARG_c_cadata].u_obj != mp_const_none;
-                if (verify) {
-                    uws_call_method(ctx, MP_QSTR_load_verify_locations, 1, &args[ARG_c_cadata].u_obj);
-                }
-                mp_store_attr(ctx, MP_QSTR_verify_mode, mp_load_attr(tls, verify ? MP_QSTR_CERT_REQUIRED : MP_QSTR_CERT_NONE));
-            }
-            mp_obj_t wrap[2 + 3];
-            mp_load_method(ctx, MP_QSTR_wrap_socket, wrap);
-            wrap[2] = sock;
-            wrap[3] = MP_OBJ_NEW_QSTR(MP_QSTR_server_hostname);
-            wrap[4] = gai_args[0];
-            sock = mp_call_method_n_kw(1, 1, wrap);
+            sock = uws_tls_wrap(ctx, sock, gai_args[0]);
         }
         mp_obj_t ws = uws_client_handshake(sock, &url, args);
         nlr_pop();
@@ -1611,6 +2323,8 @@ static mp_obj_t uws_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
         if (nlr_push(&nlr2) == 0) {
             uws_call_method(sock, MP_QSTR_close, 0, NULL);
             nlr_pop();
+        } else {
+            uws_reraise_if_fatal(nlr2.ret_val);
         }
         nlr_jump(nlr.ret_val);
     }

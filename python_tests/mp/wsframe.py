@@ -144,7 +144,10 @@ class Duplex(io.IOBase):
     def ioctl(self, request, arg):
         if request == 4:  # MP_STREAM_CLOSE
             self.closed = True
-        return 0
+            return 0
+        if request == 3:  # MP_STREAM_POLL: always readable and writable (reads never wait)
+            return arg & 5
+        return -22  # EINVAL: no other request
 
     @property
     def sent(self):

@@ -37,7 +37,7 @@ def serve(host, port):
         sock, _ = server.accept()
         sock.settimeout(2)
         try:
-            ws = uwebsocket.accept(sock, subprotocols=SUBPROTOCOLS, origins=ORIGINS, max_head=MAX_HEAD)
+            ws = uwebsocket.accept(sock, subprotocols=SUBPROTOCOLS, origins=ORIGINS, max_head=MAX_HEAD, timeout=2)
         except uwebsocket.HandshakeError as e:
             print("refused", e.status, e.message)
             continue

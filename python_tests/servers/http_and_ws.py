@@ -12,7 +12,7 @@ PAGE = b"<!doctype html><title>lamp</title><p>uwebsocket page</p>"
 
 
 def handle(sock):
-    req = uwebsocket.read_request(sock)
+    req = uwebsocket.read_request(sock, timeout=2)
     print("request", req.method, req.path, req.upgrade)
     if req.path == "/ws":
         # Not an upgrade, or a bad one: accept() answers it with the HTTP error.

@@ -30,7 +30,7 @@ def serve(host, port):
                 sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUF, 8192)
                 sock.settimeout(5)  # the handshake itself is blocking
                 try:
-                    ws = uwebsocket.accept(sock, max_size=8 << 20)
+                    ws = uwebsocket.accept(sock, max_size=8 << 20, timeout=5)
                 except (uwebsocket.HandshakeError, OSError) as e:
                     print("refused", e)
                     continue

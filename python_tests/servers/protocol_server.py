@@ -25,7 +25,7 @@ def serve(max_size, host, port):
         sock, _ = server.accept()
         sock.settimeout(2)
         try:
-            ws = uwebsocket.accept(sock, max_size=max_size)
+            ws = uwebsocket.accept(sock, max_size=max_size, timeout=2)
         except uwebsocket.HandshakeError as e:
             print("refused", e.status)
             continue
