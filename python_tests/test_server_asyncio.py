@@ -8,8 +8,9 @@ import time
 from websockets.asyncio.client import connect
 
 from conftest import EXAMPLES
-from test_server_handshake import SERVERS, upgrade_request, wait_log
-from test_server_protocol import BINARY, CLOSE, PING, RawClient, frame
+from conftest import ECHO, wait_log
+from test_server_protocol import frame
+from wsraw import BINARY, CLOSE, PING, RawClient, upgrade_request
 
 CHAT = EXAMPLES / "chat_server.py"
 TIMEOUT = 60
@@ -117,7 +118,7 @@ def test_a_client_that_stops_reading_holds_up_no_one(mp_server):
 
 
 def test_keepalive_closes_a_silent_peer_with_1011(mp_server):
-    srv = mp_server(SERVERS / "keepalive_server.py", 0.5)
+    srv = mp_server(ECHO, "--mode", "asyncio", "--keepalive", "0.5,0.5")
     client = RawClient(srv.host, srv.port)
     try:
         start = time.monotonic()
@@ -133,7 +134,7 @@ def test_keepalive_closes_a_silent_peer_with_1011(mp_server):
 
 
 def test_keepalive_keeps_an_answering_peer(mp_server):
-    srv = mp_server(SERVERS / "keepalive_server.py", 0.3)
+    srv = mp_server(ECHO, "--mode", "asyncio", "--keepalive", "0.3,0.3")
 
     async def stay():
         # websockets answers pings by itself.
@@ -151,7 +152,7 @@ def test_a_stalled_sender_is_dropped_cleanly(mp_server):
     # for the same socket as the background drain of the broadcasts. It
     # must end with 1011 after the write timeout, with no error inside the
     # server, which serves the next client.
-    srv = mp_server(SERVERS / "ack_server.py")
+    srv = mp_server(ECHO, "--mode", "asyncio", "--ack")
     stalled = stalled_client(srv.host, srv.port)
     stalled.settimeout(2)
     payload = bytes(range(256)) * 256  # 64 KiB
