@@ -36,6 +36,15 @@ def firmware():
     return os.path.abspath(path)
 
 
+def free_port(host="127.0.0.1"):
+    """A port free a moment ago, for a peer that cannot bind port 0 and say
+    which it got. MicroPython servers started by mp_server never need it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def refused_port(host="127.0.0.1"):
     """A socket bound to a port nobody listens on, held open so no other
     process can take the number: connecting to it is refused."""

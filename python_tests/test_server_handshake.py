@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect as sync_connect
 
-from conftest import ECHO, HANDSHAKE_FLAGS, wait_log
+from conftest import ECHO, HANDSHAKE_FLAGS, SERVERS, wait_log  # noqa: F401
 from wsraw import GOOD_ORIGIN, KEY, Response, accept_key, parse_frames, upgrade_request
 
 MAX_HEAD = 1024  # the max_head of HANDSHAKE_FLAGS
