@@ -51,6 +51,7 @@ def test_autobahn_cases_1_to_10(peer, tmp_path, capsys):
     counts = re.findall(r"^autobahn %s: .*$" % mode, summary, re.M)
     with capsys.disabled():
         print("\n%s: %s" % (peer, counts[-1] if counts else "no counts"))
+    assert (outdir / "index.json").exists(), summary
     reports = json.loads((outdir / "index.json").read_text())
     assert len(reports) == 1, summary
     index = next(iter(reports.values()))
