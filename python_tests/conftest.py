@@ -2,6 +2,7 @@
 port. Every process a test starts runs in its own process group and is
 stopped by its id; every network address is on loopback."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 MP_SCRIPTS = Path(__file__).resolve().parent / "mp"
+SERVERS = Path(__file__).resolve().parent / "servers"
+SERVER_LIB = SERVERS / "lib"
+# servers/echo.py, the one echo server, and the flags each group of tests runs it with.
+ECHO = SERVERS / "echo.py"
+# Every handshake option set: subprotocols "chat" and "superchat" (chat
+# preferred), the one origin http://good.example, heads up to 1024 bytes,
+# and what the script saw of the request sent first.
+HANDSHAKE_FLAGS = ("--subprotocols", "chat,superchat", "--origins", "http://good.example",
+                   "--max-head", "1024", "--hello")
 # python_tests/mp/test_*.py are MicroPython scripts (run on the unix port by
 # test_inmemory.py and under QEMU by test_qemu.py), not CPython tests.
 collect_ignore = ["mp"]
@@ -27,10 +37,21 @@ def firmware():
 
 
 def free_port(host="127.0.0.1"):
+    """A port free a moment ago, for a peer that cannot bind port 0 and say
+    which it got. MicroPython servers started by mp_server never need it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def refused_port(host="127.0.0.1"):
+    """A socket bound to a port nobody listens on, held open so no other
+    process can take the number: connecting to it is refused."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    return sock
 
 
 def wait_port(host, port, proc=None, timeout=15.0):
@@ -45,6 +66,31 @@ def wait_port(host, port, proc=None, timeout=15.0):
         except OSError:
             time.sleep(0.05)
     raise TimeoutError("nothing listening on %s:%d" % (host, port))
+
+
+def wait_listening(proc, timeout=15.0):
+    """The port a server started by mp_server announced: servers/lib/socket.py
+    prints `listening HOST PORT` once the script's socket listens."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r"\nlistening \S+ (\d+)\n", proc.read_output())
+        if found:
+            return int(found.group(1))
+        if proc.poll() is not None:
+            raise RuntimeError("server exited early:\n" + proc.read_output())
+        time.sleep(0.02)
+    raise TimeoutError("server never listened:\n" + proc.read_output())
+
+
+def wait_log(proc, text, timeout=10.0):
+    """Wait until proc's log has a line starting with `text`; returns it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in proc.read_output().splitlines():
+            if line.startswith(text):
+                return line
+        time.sleep(0.02)
+    raise AssertionError("never logged %r:\n%s" % (text, proc.read_output()))
 
 
 class Process:
@@ -85,18 +131,20 @@ class Process:
 @pytest.fixture
 def mp_server(tmp_path):
     """Start a MicroPython script that serves on a port: mp_server(script,
-    *args) -> (process, port). The script gets HOST PORT after its args
-    when port is not given explicitly."""
+    *args) -> process with .host and .port. The script gets HOST PORT after
+    its args; PORT is 0 unless given (the kernel picks a free one) and is
+    read back from the `listening` line servers/lib/socket.py prints."""
     started = []
 
-    def start(script, *args, host="127.0.0.1", port=None, wait=True, env=None):
-        port = port or free_port(host)
-        argv = [firmware(), str(script), *map(str, args), host, str(port)]
+    def start(script, *args, host="127.0.0.1", port=0, wait=True, env=None, heapsize=None):
+        heap = ["-X", "heapsize=" + heapsize] if heapsize else []
+        argv = [firmware(), *heap, str(script), *map(str, args), host, str(port)]
+        env = dict(env or os.environ, MICROPYPATH="%s:.frozen" % SERVER_LIB)
         proc = Process(argv, tmp_path / ("server-%d.log" % len(started)), env=env)
         started.append(proc)
-        if wait:
-            wait_port(host, port, proc)
         proc.host, proc.port = host, port
+        if wait:
+            proc.port = wait_listening(proc)
         return proc
 
     yield start

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 
 from clients import peers
 from clients.peers import RawServer, TornadoServer, WebsocketsServer, echo, run_session
-from conftest import EXAMPLES, free_port, run_mp
+from conftest import EXAMPLES, refused_port, run_mp
 
 LENGTH_CLASSES = [0, 1, 125, 126, 127, 65535, 65536, 1 << 20]
 
@@ -273,7 +273,8 @@ def test_invalid_urls_raise_value_error(url, error):
 
 
 def test_connection_refused_is_an_os_error():
-    code, lines = run_session("ws://127.0.0.1:%d/" % free_port(), "timeout=5")
+    with refused_port() as held:
+        code, lines = run_session("ws://127.0.0.1:%d/" % held.getsockname()[1], "timeout=5")
     assert code == 1
     assert lines == ["raised OSError %d" % errno.ECONNREFUSED]
 

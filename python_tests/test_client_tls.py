@@ -39,7 +39,7 @@ def tls_server(certs):
 def test_every_length_class_without_verification(tls_server):
     srv = tls_server()
     steps = ["max_size=%d" % (2 << 20)] + ["echo=%d" % n for n in LENGTH_CLASSES]
-    code, lines = run_session(srv.url(), *steps, "close=1000,done", timeout=120)
+    code, lines = run_session(srv.url(), "insecure=1", *steps, "close=1000,done", timeout=120)
     assert code == 0, lines
     assert lines == ["open None"] + ["echo %d ok" % n for n in LENGTH_CLASSES] + ["closed 1000 done"]
     assert not srv.errors, srv.errors
@@ -77,7 +77,7 @@ def test_host_name_that_the_certificate_does_not_name_is_refused(tls_server, cer
 def test_default_port_is_443_for_wss(tls_server):
     srv = tls_server()
     code, lines = run_session("wss://device.example/", "resolve=127.0.0.1:%d" % srv.port,
-                              "echo=3", "close=1000,")
+                              "insecure=1", "echo=3", "close=1000,")
     assert code == 0, lines
     assert lines == ["getaddrinfo device.example 443", "open None", "echo 3 ok", "closed 1000 "]
     assert srv.sni == ["device.example"]
@@ -115,7 +115,7 @@ def test_fragments_pings_and_closes_over_tls(tls_server):
         seen.append(ws.close_code)
 
     srv = tls_server(scenario)
-    code, lines = run_session(srv.url(), "recv", "text=ready", "until_close")
+    code, lines = run_session(srv.url(), "insecure=1", "recv", "text=ready", "until_close")
     assert code == 0, lines
     assert lines == ["open None", "recv text 8 'over tls'", "recv text 6 'pinged'",
                      "peer closed 4003 tls bye"]
@@ -124,6 +124,6 @@ def test_fragments_pings_and_closes_over_tls(tls_server):
 
 def test_ipv6_literal_over_tls(tls_server):
     srv = tls_server(host="::1")
-    code, lines = run_session(srv.url(), "echo=10", "close=1000,")
+    code, lines = run_session(srv.url(), "insecure=1", "echo=10", "close=1000,")
     assert code == 0, lines
     assert lines[1] == "echo 10 ok"

@@ -3,6 +3,7 @@ clients as a script would drive it: one shared state broadcast to every
 client, readings once a second, bad input answered without harm to anyone,
 and the page served over plain HTTP on the same port."""
 import asyncio
+import os
 import http.client
 import json
 import shutil
@@ -12,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import EXAMPLES, Process, firmware, free_port, wait_port
+from conftest import EXAMPLES, SERVER_LIB, Process, firmware, wait_listening
 
 DASHBOARD = EXAMPLES / "dashboard.py"
 MAX_MESSAGE = 4096  # dashboard.py's MAX_MESSAGE
@@ -254,13 +255,11 @@ def test_the_page_is_found_in_the_current_folder(tmp_path, where):
     cwd.mkdir()
     if where == "current folder":
         shutil.copy(EXAMPLES / "dashboard.html", cwd)
-    port = free_port()
-    proc = Process(["sh", "-c", 'cd "$1" && exec "$2" "$3" 127.0.0.1 "$4"', "sh",
-                    str(cwd), firmware(), str(alone / "dashboard.py"), str(port)],
-                   tmp_path / "server.log")
+    proc = Process(["sh", "-c", 'cd "$1" && exec "$2" "$3" 127.0.0.1 0', "sh",
+                    str(cwd), firmware(), str(alone / "dashboard.py")],
+                   tmp_path / "server.log", env=dict(os.environ, MICROPYPATH="%s:.frozen" % SERVER_LIB))
     try:
-        wait_port("127.0.0.1", port, proc)
-        proc.host, proc.port = "127.0.0.1", port
+        proc.host, proc.port = "127.0.0.1", wait_listening(proc)
         status, _, body = http_get(proc, "/")
         if where == "current folder":
             assert status == 200 and b"new WebSocket(" in body

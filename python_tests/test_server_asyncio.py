@@ -8,8 +8,9 @@ import time
 from websockets.asyncio.client import connect
 
 from conftest import EXAMPLES
-from test_server_handshake import SERVERS, upgrade_request, wait_log
-from test_server_protocol import BINARY, CLOSE, PING, RawClient, frame
+from conftest import ECHO, wait_log
+from test_server_protocol import frame
+from wsraw import BINARY, CLOSE, PING, PONG, TEXT, RawClient, upgrade_request
 
 CHAT = EXAMPLES / "chat_server.py"
 TIMEOUT = 60
@@ -117,7 +118,7 @@ def test_a_client_that_stops_reading_holds_up_no_one(mp_server):
 
 
 def test_keepalive_closes_a_silent_peer_with_1011(mp_server):
-    srv = mp_server(SERVERS / "keepalive_server.py", 0.5)
+    srv = mp_server(ECHO, "--mode", "asyncio", "--keepalive", "0.5,0.5")
     client = RawClient(srv.host, srv.port)
     try:
         start = time.monotonic()
@@ -133,16 +134,30 @@ def test_keepalive_closes_a_silent_peer_with_1011(mp_server):
 
 
 def test_keepalive_keeps_an_answering_peer(mp_server):
-    srv = mp_server(SERVERS / "keepalive_server.py", 0.3)
-
-    async def stay():
-        # websockets answers pings by itself.
-        async with connect("ws://%s:%d/" % (srv.host, srv.port), ping_interval=None) as ws:
-            await asyncio.sleep(2)
-            await ws.send("still here")
-            return await asyncio.wait_for(ws.recv(), TIMEOUT)
-
-    assert asyncio.run(stay()) == "still here"
+    # The peer answers every ping with its Pong: the pings keep coming, on
+    # schedule, and the connection stays open past many timeouts.
+    srv = mp_server(ECHO, "--mode", "asyncio", "--keepalive", "0.3,0.3")
+    client = RawClient(srv.host, srv.port)
+    try:
+        pings = 0
+        start = time.monotonic()
+        while time.monotonic() - start < 2.5:
+            fin, rsv, opcode, payload = client.read_frame()
+            assert opcode == PING, (opcode, payload)
+            pings += 1
+            client.send(frame(PONG, payload))
+        # One ping per 0.3 s of silence: about 8 in 2.5 s.
+        assert 3 <= pings <= 12, pings
+        client.send(frame(TEXT, b"still here"))
+        while True:
+            fin, rsv, opcode, payload = client.read_frame()
+            if opcode != PING:
+                break
+            client.send(frame(PONG, payload))
+        assert (opcode, payload) == (TEXT, b"still here")
+    finally:
+        client.close()
+    assert "closed 1011" not in srv.read_output()
 
 
 def test_a_stalled_sender_is_dropped_cleanly(mp_server):
@@ -151,7 +166,7 @@ def test_a_stalled_sender_is_dropped_cleanly(mp_server):
     # for the same socket as the background drain of the broadcasts. It
     # must end with 1011 after the write timeout, with no error inside the
     # server, which serves the next client.
-    srv = mp_server(SERVERS / "ack_server.py")
+    srv = mp_server(ECHO, "--mode", "asyncio", "--ack")
     stalled = stalled_client(srv.host, srv.port)
     stalled.settimeout(2)
     payload = bytes(range(256)) * 256  # 64 KiB

@@ -4,7 +4,7 @@ same exchanges: every length class, text and binary, fragments, pings,
 closes with a code and a reason from either side.
 
 Messages go to examples/echo_server.py (up to 1 MiB a message), closes
-started by the server to python_tests/servers/protocol_server.py (it
+started by the server to python_tests/servers/echo.py --close-on close-me (it
 closes with 4000 "server closes" on the message "close-me")."""
 import asyncio
 import contextlib
@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
 
 from conftest import EXAMPLES
-from test_server_handshake import SERVERS, wait_log
+from conftest import ECHO, wait_log
 
 ECHO_LIMIT = 1 << 20  # examples/echo_server.py's max_size
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 65537, ECHO_LIMIT]
@@ -220,7 +220,7 @@ def test_client_closes_with_code_and_reason(client, mp_server):
 
 
 def test_server_closes_with_code_and_reason(client, mp_server):
-    srv = mp_server(SERVERS / "protocol_server.py", ECHO_LIMIT)
+    srv = mp_server(ECHO, "--max-size", ECHO_LIMIT, "--close-on", "close-me")
 
     async def scenario():
         await client.connect("ws://%s:%d/" % (srv.host, srv.port))

@@ -1,4 +1,4 @@
-"""Non-blocking WebSockets on one select.poll loop (servers/poll_server.py):
+"""Non-blocking WebSockets on one select.poll loop (servers/echo.py --mode poll):
 recv() returns None until a whole message is there, partial frames are
 kept across calls, and one slow client never holds up another."""
 import threading
@@ -6,15 +6,17 @@ import time
 
 from websockets.sync.client import connect as sync_connect
 
-from test_server_handshake import SERVERS, wait_log
+from conftest import ECHO, wait_log
 from test_server_protocol import BINARY, TEXT, RawClient, frame
 
-POLL_SERVER = SERVERS / "poll_server.py"
+# One select.poll loop; a small send buffer, so that big messages meet a
+# full socket and send() queues.
+POLL_FLAGS = ("--mode", "poll", "--sndbuf", 8192, "--max-size", 8 << 20, "--timeout", 5)
 TIMEOUT = 10
 
 
 def test_a_frame_trickling_in_byte_by_byte_holds_up_no_one(mp_server):
-    srv = mp_server(POLL_SERVER)
+    srv = mp_server(ECHO, *POLL_FLAGS)
     slow = RawClient(srv.host, srv.port)
     message = "é" * 300  # a 16-bit length, text split inside characters
     wire = frame(TEXT, message.encode())
@@ -47,7 +49,7 @@ def test_small_messages_in_one_segment_each_come_back(mp_server):
     # All three arrive in one read; the server takes one message per POLLIN,
     # so poll must keep reporting the WebSocket while the other two wait in
     # it (the socket itself has nothing more to say).
-    srv = mp_server(POLL_SERVER)
+    srv = mp_server(ECHO, *POLL_FLAGS)
     client = RawClient(srv.host, srv.port)
     try:
         client.send(frame(TEXT, b"first"), frame(BINARY, b"second"), frame(TEXT, b"third"))
@@ -59,7 +61,7 @@ def test_small_messages_in_one_segment_each_come_back(mp_server):
 
 
 def test_several_messages_in_one_segment_and_big_ones(mp_server):
-    srv = mp_server(POLL_SERVER)
+    srv = mp_server(ECHO, *POLL_FLAGS)
     client = RawClient(srv.host, srv.port)
     try:
         # Three messages in one send: each comes back on its own.

@@ -3,10 +3,9 @@ with frames a well-behaved client never sends, with closes from either
 side, fragments, and peers that vanish or stall.
 
 A raw CPython socket plays the client, so every bit of every frame is
-ours to choose. The server is python_tests/servers/protocol_server.py: an
+ours to choose. The server is python_tests/servers/echo.py: an
 echo server with a message limit, a 2 s read timeout per connection, and a
 log line for how each connection ended."""
-import os
 import socket
 import struct
 import time
@@ -16,98 +15,14 @@ from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect as sync_connect
 
 from conftest import EXAMPLES
-from test_server_handshake import KEY, SERVERS, accept_key, upgrade_request, wait_log
+from conftest import ECHO, wait_log
+from test_server_handshake import upgrade_request
+from wsraw import BINARY, CLOSE, CONT, PING, PONG, TEXT, RawClient, client_frame, close_payload
 
-PROTOCOL_SERVER = SERVERS / "protocol_server.py"
-MAX_SIZE = 4096  # the message limit protocol_server.py runs with here
+MAX_SIZE = 4096  # the message limit the echo server runs with here
 TIMEOUT = 10.0
 
-CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def frame(opcode, payload=b"", fin=True, rsv=0, masked=True):
-    """One client frame; rsv is the 3-bit RSV1..RSV3 field."""
-    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
-    n = len(payload)
-    mask_bit = 0x80 if masked else 0
-    if n < 126:
-        head += bytes([mask_bit | n])
-    elif n < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
-    if not masked:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-
-def close_payload(code, reason=b""):
-    return struct.pack("!H", code) + reason
-
-
-class RawClient:
-    """A WebSocket client on a plain socket: frames go out exactly as built."""
-
-    def __init__(self, host, port, target="/"):
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
-        self.sock.sendall(upgrade_request(target=target, replace={"Origin": None}))
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self.buf += self._recv()
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101 "), head
-        assert ("\r\nSec-WebSocket-Accept: %s\r\n" % accept_key(KEY)).encode() in head + b"\r\n"
-
-    def _recv(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError("server closed the connection")
-        return chunk
-
-    def _take(self, n):
-        while len(self.buf) < n:
-            self.buf += self._recv()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def send(self, *frames):
-        self.sock.sendall(b"".join(frames))
-
-    def read_frame(self):
-        """(fin, rsv, opcode, payload) of the next server frame, which must be unmasked."""
-        b0, b1 = self._take(2)
-        assert not b1 & 0x80, "server frames are not masked (RFC 6455 §5.1)"
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self._take(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._take(8))[0]
-        return bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, self._take(n)
-
-    def read_close(self):
-        """The server's Close as (code or None, reason str); nothing else may come first."""
-        fin, rsv, opcode, payload = self.read_frame()
-        assert (fin, rsv, opcode) == (True, 0, CLOSE), (fin, rsv, opcode, payload)
-        if not payload:
-            return None, ""
-        assert len(payload) >= 2
-        return struct.unpack("!H", payload[:2])[0], payload[2:].decode("utf-8")
-
-    def assert_closed_by_server(self, reset_allowed=True):
-        """The server closes TCP after its Close (§7.1.1): EOF, or a reset
-        when it closed without reading the rest of what we sent (the
-        kernel's answer to unread data, RFC 1122 §4.2.2.13)."""
-        assert self.buf == b"", self.buf
-        try:
-            rest = self.sock.recv(65536)
-        except ConnectionResetError:
-            assert reset_allowed, "the server reset the connection instead of closing it"
-            return
-        assert rest == b"", "expected the server to close the connection, got %r" % rest[:64]
-
-    def close(self):
-        self.sock.close()
+frame = client_frame  # a raw client's frames: masked unless masked=False
 
 
 def assert_serves_next_client(srv):
@@ -118,7 +33,7 @@ def assert_serves_next_client(srv):
 
 @pytest.fixture
 def server(mp_server):
-    return mp_server(PROTOCOL_SERVER, MAX_SIZE)
+    return mp_server(ECHO, "--max-size", MAX_SIZE, "--close-on", "close-me")
 
 
 @pytest.fixture

@@ -12,10 +12,7 @@ Every server listens on a port picked by the kernel, accepts for a bounded
 time and is shut down when its `with` block ends.
 """
 import asyncio
-import base64
-import hashlib
 import socket
-import struct
 import subprocess
 import tempfile
 import threading
@@ -29,7 +26,6 @@ from websockets.sync.server import serve as ws_serve
 
 CLIENTS = Path(__file__).resolve().parent
 SESSION = CLIENTS / "session.py"
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def run_client(script, *args, timeout=60, heapsize="8M"):
@@ -211,92 +207,7 @@ class RawServer:
         self.sock.close()
 
 
-# Raw HTTP and framing, for servers that answer exactly what a test says.
-
-def read_head(conn, limit=8192):
-    """Read an HTTP head byte by byte (frames may follow it); returns
-    (request line, {lower-case name: value})."""
-    data = b""
-    while not data.endswith(b"\r\n\r\n"):
-        byte = conn.recv(1)
-        if not byte:
-            raise ConnectionError("peer closed during the request head: %r" % data)
-        data += byte
-        if len(data) > limit:
-            raise ValueError("request head too long")
-    lines = data.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    return lines[0], headers
-
-
-def accept_key(key):
-    return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
-
-
-def switching_protocols(key, *extra_lines):
-    lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
-             "Sec-WebSocket-Accept: %s" % key, *extra_lines]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def handshake(conn, *extra_lines):
-    """Read the client's request and answer 101 with the right key."""
-    request_line, headers = read_head(conn)
-    conn.sendall(switching_protocols(accept_key(headers["sec-websocket-key"]), *extra_lines))
-    return request_line, headers
-
-
-def recv_exact(conn, n):
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("peer closed after %d of %d bytes" % (len(data), n))
-        data += chunk
-    return data
-
-
-def read_frame(conn):
-    """One frame: (fin, opcode, mask key or None, unmasked payload)."""
-    b0, b1 = recv_exact(conn, 2)
-    length = b1 & 0x7F
-    if length == 126:
-        length = struct.unpack("!H", recv_exact(conn, 2))[0]
-    elif length == 127:
-        length = struct.unpack("!Q", recv_exact(conn, 8))[0]
-    key = recv_exact(conn, 4) if b1 & 0x80 else None
-    payload = recv_exact(conn, length)
-    if key:
-        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return bool(b0 & 0x80), b0 & 0x0F, key, payload
-
-
-def frame(opcode, payload=b"", fin=True, mask_key=None):
-    """A frame as a server would send it (unmasked) unless mask_key is given."""
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | opcode])
-    mask_bit = 0x80 if mask_key else 0
-    if n < 126:
-        head += bytes([mask_bit | n])
-    elif n < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
-    if mask_key:
-        payload = bytes(b ^ mask_key[i % 4] for i, b in enumerate(payload))
-        head += mask_key
-    return head + payload
-
-
-def close_payload(code, reason=""):
-    return struct.pack("!H", code) + reason.encode()
-
-
-def parse_close(payload):
-    if len(payload) < 2:
-        return None, ""
-    return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
+# Raw HTTP and framing, for servers that answer exactly what a test says:
+# from the tests' one frame and handshake module.
+from wsraw import (accept_key, close_payload, frame, parse_close, read_frame, read_head,  # noqa: E402,F401
+                   recv_exact, serve_handshake as handshake, switching_protocols)

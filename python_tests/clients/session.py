@@ -6,6 +6,7 @@
 # Options (any order, before or among the steps):
 #   ca=PATH            verify the server against this DER CA certificate (cadata=)
 #   context=PATH       make a tls.SSLContext verifying against PATH; pass it as ssl=
+#   insecure=1         wss:// without verifying the server (insecure=True)
 #   sub=A,B            subprotocols to offer
 #   header=NAME:VALUE  an extra request header (repeatable)
 #   origin=ORIGIN      max_size=N      timeout=SECONDS
@@ -117,6 +118,8 @@ def parse(args):
             options["cadata"] = read_file(value)
         elif name == "context":
             options["ssl"] = client_context(value)
+        elif name == "insecure":
+            options["insecure"] = value == "1"
         elif name == "sub":
             options["subprotocols"] = value.split(",")
         elif name == "header":

@@ -3,7 +3,7 @@
 # the RFC forbids on the wire fail the connection with 1002, a local
 # close() sends its code and reason, and end of stream is 1006.
 import uwebsocket
-from wsframe import KEY, OP_CLOSE, OP_TEXT, Duplex, check, close_payload, expect_closed, frame
+from wsframe import run, KEY, OP_CLOSE, OP_TEXT, Duplex, check, close_payload, expect_closed, frame
 
 
 def peer_closes(payload, code, reason, answer_code, server_side=True):
@@ -26,7 +26,7 @@ def peer_closes(payload, code, reason, answer_code, server_side=True):
     expect_closed(lambda: ws.send("late"), code)
 
 
-def valid_codes():
+def test_valid_codes():
     for server_side in (True, False):
         peer_closes(close_payload(1000, b"bye"), 1000, "bye", 1000, server_side)
         peer_closes(close_payload(1001), 1001, "", 1001, server_side)
@@ -39,7 +39,7 @@ def valid_codes():
     peer_closes(b"", 1005, "", 1000)
 
 
-def invalid_codes():
+def test_invalid_codes():
     # Codes never sent on the wire (section 7.4.1), unassigned ones (as Autobahn 7.9.x), and a
     # 1-byte payload: the connection fails with 1002.
     for code in (0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535):
@@ -47,7 +47,7 @@ def invalid_codes():
     peer_closes(b"\x03", 1002, None, 1002)
 
 
-def local_close():
+def test_local_close():
     stream = Duplex(frame(OP_CLOSE, close_payload(1001), key=KEY))
     ws = uwebsocket.WebSocket(stream, True)
     ws.close(1001, "going away")
@@ -59,7 +59,7 @@ def local_close():
     expect_closed(lambda: ws.send("x"), 1001)
 
 
-def close_as_client():
+def test_close_as_client():
     stream = Duplex(frame(OP_CLOSE, close_payload(1000)))
     ws = uwebsocket.WebSocket(stream, False)
     ws.close(4001, "done")
@@ -67,7 +67,7 @@ def close_as_client():
     check((opcode, payload, masked), (OP_CLOSE, close_payload(4001, b"done"), True), "client close frame")
 
 
-def close_without_answer():
+def test_close_without_answer():
     # The peer is gone before answering: close() still returns.
     stream = Duplex()
     ws = uwebsocket.WebSocket(stream, True)
@@ -77,7 +77,7 @@ def close_without_answer():
     check(stream.closed, True, "stream closed")
 
 
-def invalid_local_close():
+def test_invalid_local_close():
     ws = uwebsocket.WebSocket(Duplex(), True)
     for code, reason in ((1005, ""), (999, ""), (70000, ""), (1000, "r" * 124)):
         try:
@@ -87,7 +87,7 @@ def invalid_local_close():
         raise AssertionError("close(%d, %d-byte reason) accepted" % (code, len(reason)))
 
 
-def end_of_stream():
+def test_end_of_stream():
     stream = Duplex(frame(OP_TEXT, b"partial message", fin=False, key=KEY))
     ws = uwebsocket.WebSocket(stream, True)
     e = expect_closed(ws.recv, 1006)
@@ -95,12 +95,4 @@ def end_of_stream():
     check(e.code, 1006, "code")
 
 
-valid_codes()
-invalid_codes()
-local_close()
-close_as_client()
-close_without_answer()
-invalid_local_close()
-end_of_stream()
-
-print("OK")
+run(globals())

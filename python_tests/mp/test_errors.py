@@ -3,7 +3,7 @@
 # raised as ConnectionClosed with its code, after a Close with that code
 # has been written and the stream closed.
 import uwebsocket
-from wsframe import (KEY, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, Duplex, Repeat, check,
+from wsframe import (run, KEY, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, Duplex, Repeat, check,
                      close_payload, expect_closed, frame, header)
 
 
@@ -18,7 +18,7 @@ def fails(frames, code, server_side=True, max_size=65536, chunk=0):
     check(ws.close_code, code, "ws.close_code")
 
 
-def utf8():
+def test_utf8():
     bad = (
         b"\xff",                      # never valid
         b"\xc3\x28",                  # broken 2-byte sequence
@@ -43,7 +43,7 @@ def utf8():
     check(uwebsocket.WebSocket(stream, True).recv(), b"\xff\xc0", "binary is not UTF-8 checked")
 
 
-def limits():
+def test_limits():
     fails([frame(OP_BINARY, b"x" * 1001, key=KEY)], 1009, max_size=1000)
     fails([frame(OP_TEXT, b"x" * 1001, key=KEY)], 1009, max_size=1000)
     # The sum of the fragments counts.
@@ -56,7 +56,7 @@ def limits():
     check(len(uwebsocket.WebSocket(stream, True, max_size=1000).recv()), 1000, "max_size message")
 
 
-def protocol():
+def test_protocol():
     for opcode in (3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF):
         fails([frame(opcode, b"", key=KEY)], 1002)
     for rsv in (1, 2, 4):
@@ -71,8 +71,4 @@ def protocol():
     fails([frame(5, b"abc", key=KEY)], 1002, chunk=1)
 
 
-utf8()
-limits()
-protocol()
-
-print("OK")
+run(globals())

@@ -3,7 +3,7 @@
 # payload (section 5.5.2), UTF-8 split across fragments, fragments read
 # one byte at a time, and fragmented sending.
 import uwebsocket
-from wsframe import (KEY, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Duplex, check, frame)
+from wsframe import (run, KEY, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Duplex, check, frame)
 
 
 def peer_key(server_side):
@@ -27,7 +27,7 @@ def fragmented_text_with_ping(server_side, chunk):
     check(masked, not server_side, "pong masked")
 
 
-def exact_pong_bytes():
+def test_exact_pong_bytes():
     stream = Duplex(frame(OP_BINARY, b"a", fin=False, key=KEY),
                     frame(OP_PING, b"hi", key=KEY),
                     frame(OP_CONT, b"b", key=KEY))
@@ -71,7 +71,7 @@ def send_fragments(server_side):
                 (False, OP_BINARY, b"\x00\x01", masked), (True, OP_CONT, b"\x02", masked)], "fragments sent")
 
 
-def send_other_type_mid_message():
+def test_send_other_type_mid_message():
     ws = uwebsocket.WebSocket(Duplex(), True)
     ws.send("a", fin=False)
     try:
@@ -81,13 +81,25 @@ def send_other_type_mid_message():
     raise AssertionError("binary send inside a text message accepted")
 
 
-for server_side in (True, False):
-    for chunk in (0, 1):
-        fragmented_text_with_ping(server_side, chunk)
-    fragmented_binary(server_side)
-    empty_fragments(server_side)
-    send_fragments(server_side)
-exact_pong_bytes()
-send_other_type_mid_message()
+def test_fragmented_text_with_ping():
+    for server_side in (True, False):
+        for chunk in (0, 1):
+            fragmented_text_with_ping(server_side, chunk)
 
-print("OK")
+
+def test_fragmented_binary():
+    for server_side in (True, False):
+        fragmented_binary(server_side)
+
+
+def test_empty_fragments():
+    for server_side in (True, False):
+        empty_fragments(server_side)
+
+
+def test_send_fragments():
+    for server_side in (True, False):
+        send_fragments(server_side)
+
+
+run(globals())

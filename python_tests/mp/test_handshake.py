@@ -3,7 +3,7 @@
 # the HTTP errors it answers bad ones with, and the client's checks of a
 # server's response. Runs on the unix port and under QEMU.
 import uwebsocket
-from wsframe import KEY, Duplex, check, frame
+from wsframe import run, KEY, Duplex, check, frame
 
 RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # section 1.3
@@ -19,7 +19,7 @@ def request(*lines, method="GET", version="13", key=RFC_KEY):
     return head.encode()
 
 
-def server_accepts():
+def test_server_accepts():
     stream = Duplex(request("Sec-WebSocket-Protocol: v1.chat, v2.chat", "Origin: http://ok.example"),
                     frame(1, b"hello", key=KEY), capacity=512)
     ws = uwebsocket.accept(stream, subprotocols=["v2.chat"], origins=["http://ok.example"],
@@ -36,7 +36,7 @@ def server_accepts():
     check(ws.recv(), "hello", "first message")
 
 
-def server_refuses():
+def test_server_refuses():
     cases = (
         (request(key=None), 400),
         (request(key="dG9vIHNob3J0"), 400),  # decodes to 9 bytes, not 16
@@ -66,7 +66,7 @@ def response(*lines, status="101 Switching Protocols"):
     return ("HTTP/1.1 %s\r\n%s\r\n\r\n" % (status, "\r\n".join(fields))).encode()
 
 
-def client_checks_the_response():
+def test_client_checks_the_response():
     cases = (
         (response(status="403 Forbidden"), 403),
         (response("Sec-WebSocket-Accept: " + RFC_ACCEPT), 101),  # not our key's
@@ -86,7 +86,4 @@ def client_checks_the_response():
             raise AssertionError("request misses Host or version: %r" % sent)
 
 
-server_accepts()
-server_refuses()
-client_checks_the_response()
-print("OK")
+run(globals())

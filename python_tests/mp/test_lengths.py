@@ -5,7 +5,7 @@ import gc
 import io
 
 import uwebsocket
-from wsframe import KEY, OP_BINARY, OP_TEXT, Duplex, Repeat, check, frame, header
+from wsframe import run, KEY, OP_BINARY, OP_TEXT, Duplex, Repeat, check, frame, header
 
 BLOCK = bytes(range(256))
 LENGTHS = (0, 1, 125, 126, 127, 65535, 65536)
@@ -91,13 +91,19 @@ def send(length, server_side):
     check(stream.differs, False, "payload of %d bytes differs" % length)
 
 
-for server_side in (True, False):
-    for length in LENGTHS:
-        receive(length, server_side)
-        gc.collect()
-        send(length, server_side)
-        gc.collect()
-    for length in (0, 125, 126, 300):
-        receive_text(length, server_side)
+def test_receive_and_send_every_length():
+    for server_side in (True, False):
+        for length in LENGTHS:
+            receive(length, server_side)
+            gc.collect()
+            send(length, server_side)
+            gc.collect()
 
-print("OK")
+
+def test_receive_text():
+    for server_side in (True, False):
+        for length in (0, 125, 126, 300):
+            receive_text(length, server_side)
+
+
+run(globals())

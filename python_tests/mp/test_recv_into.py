@@ -2,7 +2,7 @@
 # when it is longer (.more True until its last piece), .text telling its
 # type; control frames between fragments handled on the way.
 import uwebsocket
-from wsframe import KEY, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Duplex, check, frame
+from wsframe import run, KEY, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Duplex, check, frame
 
 
 def pieces(ws, buf):
@@ -27,7 +27,7 @@ def longer_than_buffer(server_side, chunk):
     check(ws.text, True, "text message")
 
 
-def exact_fit_and_empty():
+def test_exact_fit_and_empty():
     stream = Duplex(frame(OP_BINARY, b"12345678", key=KEY), frame(OP_BINARY, b"", key=KEY),
                     frame(OP_BINARY, b"z", key=KEY))
     ws = uwebsocket.WebSocket(stream, True)
@@ -39,7 +39,7 @@ def exact_fit_and_empty():
     check((ws.recv_into(memoryview(buf)[4:]), bytes(buf[4:5])), (1, b"z"), "into a memoryview")
 
 
-def fragments_with_ping():
+def test_fragments_with_ping():
     stream = Duplex(frame(OP_TEXT, "h\u00e9", fin=False, key=KEY), frame(OP_PING, b"p", key=KEY),
                     frame(OP_CONT, "llo", key=KEY))
     ws = uwebsocket.WebSocket(stream, True)
@@ -50,7 +50,7 @@ def fragments_with_ping():
     check(bytes(stream.sent), b"\x8a\x01p", "pong written between fragments")
 
 
-def mixing_with_recv():
+def test_mixing_with_recv():
     stream = Duplex(frame(OP_BINARY, b"abcdef", key=KEY), frame(OP_BINARY, b"whole", key=KEY))
     ws = uwebsocket.WebSocket(stream, True)
     buf = bytearray(4)
@@ -60,11 +60,10 @@ def mixing_with_recv():
     check(ws.recv(), b"whole", "recv() after recv_into()")
 
 
-for server_side in (True, False):
-    for chunk in (0, 1, 5):
-        longer_than_buffer(server_side, chunk)
-exact_fit_and_empty()
-fragments_with_ping()
-mixing_with_recv()
+def test_longer_than_buffer():
+    for server_side in (True, False):
+        for chunk in (0, 1, 5):
+            longer_than_buffer(server_side, chunk)
 
-print("OK")
+
+run(globals())

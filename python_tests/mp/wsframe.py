@@ -176,3 +176,27 @@ def expect_closed(call, code):
 def check(got, want, what=""):
     if got != want:
         raise AssertionError("%s: got %r, expected %r" % (what, got, want))
+
+
+def run(namespace):
+    """Run a script's test_* functions: those named on the command line
+    (the unix port), else all of them (the emulated boards), each one
+    whatever the others did. Prints `PASS name` or `FAIL name` and the
+    traceback for each, then `OK` when all passed; exits 1 otherwise."""
+    import sys
+
+    names = sorted(n for n in namespace if n.startswith("test_"))
+    wanted = sys.argv[1:] if len(getattr(sys, "argv", ())) > 1 else names
+    failed = 0
+    for name in wanted:
+        try:
+            namespace[name]()
+        except Exception as e:
+            failed += 1
+            print("FAIL", name)
+            sys.print_exception(e)
+        else:
+            print("PASS", name)
+    if failed:
+        raise SystemExit(1)
+    print("OK")
