@@ -1513,15 +1513,18 @@ static mp_uint_t uws_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, in
         // Python that buffer may belong to an object that Python code can
         // resize: uws_recv_into_caller is not usable without the object, so
         // read into a private buffer for such streams.
-        if (mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
-            byte *scratch = m_new(byte, size ? size : 1);
+        // An empty message carries no bytes: it must not read as the end
+        // of the stream (a count of 0), so the next one is read instead.
+        bool python_stream = mp_obj_is_instance_type(mp_obj_get_type(self->stream));
+        byte *scratch = python_stream ? m_new(byte, size ? size : 1) : buf;
+        do {
             n = uws_recv_into_buf(self, scratch, size);
+        } while (n == 0 && size > 0);
+        if (python_stream) {
             if (n > 0) {
                 memcpy(buf, scratch, n);
             }
             m_del(byte, scratch, size ? size : 1);
-        } else {
-            n = uws_recv_into_buf(self, buf, size);
         }
         nlr_pop();
     } else {
@@ -1538,9 +1541,22 @@ static mp_uint_t uws_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, in
     return n;
 }
 
+// Like a socket's: once the connection has ended, OSError(ENOTCONN) (the
+// byte-stream view reads end of file then; ConnectionClosed is for the
+// message API).
 static mp_uint_t uws_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t size, int *errcode) {
-    (void)errcode;
-    uws_send_data(uws_enter(self_in), false, true, buf, size);
+    mp_obj_websocket_t *self = uws_enter(self_in);
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        uws_send_data(self, false, true, buf, size);
+        nlr_pop();
+    } else {
+        if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(MP_OBJ_FROM_PTR(nlr.ret_val))), MP_OBJ_FROM_PTR(&uws_type_ConnectionClosed))) {
+            nlr_jump(nlr.ret_val);
+        }
+        *errcode = MP_ENOTCONN;
+        return MP_STREAM_ERROR;
+    }
     return size;
 }
 
@@ -2254,11 +2270,16 @@ static mp_obj_t uws_tls_wrap(mp_obj_t ctx, mp_obj_t sock, mp_obj_t hostname) {
         nlr_jump(nlr.ret_val);
     }
     // mbedTLS reports a failed verification as ValueError(<why>).
-    vstr_t vstr;
+    vstr_t why, vstr;
     mp_print_t print;
-    vstr_init_print(&vstr, 64, &print);
-    mp_print_str(&print, "certificate verification failed: ");
+    vstr_init_print(&why, 64, &print);
     mp_obj_print_helper(&print, mp_obj_exception_get_value(exc), PRINT_STR);
+    vstr_init_print(&vstr, 64, &print);
+    const char *text = vstr_null_terminated_str(&why);
+    while (*text == ' ') {
+        ++text;
+    }
+    mp_printf(&print, "certificate verification failed: %s", text);
     mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(0), mp_obj_new_str_from_vstr(&vstr) };
     nlr_raise(mp_obj_new_exception_args(&uws_type_HandshakeError, 2, args));
 }

@@ -144,7 +144,7 @@ def test_server_silent_during_the_tls_handshake_times_out():
         wait_for_eof(conn)
 
     with RawServer(silent) as srv:
-        code, lines = run_session(srv.url(scheme="wss"), *TIMEOUT_STEPS, timeout=30)
+        code, lines = run_session(srv.url(scheme="wss"), "insecure=1", *TIMEOUT_STEPS, timeout=30)
     assert code == 1, lines
     assert lines[-1] == "raised OSError %d" % errno.ETIMEDOUT, lines
 

@@ -24,13 +24,22 @@ def ended(stream, code, max_size=65536, server_side=True):
     check((ws.closed, ws.close_code, ws.close_reason), (True, code, error.reason), "state after %d" % code)
     for name, call in (("recv", ws.recv), ("recv_into", lambda: ws.recv_into(bytearray(8))),
                        ("send", lambda: ws.send("late")), ("ping", ws.ping),
-                       ("write", lambda: ws.write(b"late")), ("read", lambda: ws.read(1))):
+                       ):
         try:
             call()
         except uwebsocket.ConnectionClosed as e:
             check(e.code, code, name + " after the end")
         else:
             raise AssertionError("%s after the end did not raise" % name)
+    # The byte-stream view ends like a stream: end of file, no exception.
+    check(ws.read(1), b"", "read() after the end")
+    check(ws.readinto(bytearray(4)), 0, "readinto() after the end")
+    try:
+        ws.write(b"late")
+    except OSError as e:
+        check(e.errno, 107, "write() after the end: ENOTCONN")
+    else:
+        raise AssertionError("write() after the end did not raise")
     check(ws.close(), None, "second close()")
     check(ws.flush(), 0, "flush() after the end")
     check(ws.keepalive(1, 1), None, "keepalive() after the end")
@@ -94,6 +103,15 @@ def test_local_close_then_every_call():
         check(e.code, 1000, "send after close()")
     else:
         raise AssertionError("send after close() did not raise")
+    # The byte-stream view ends like a stream: end of file, no exception.
+    check(ws.read(1), b"", "read() after the end")
+    check(ws.readinto(bytearray(4)), 0, "readinto() after the end")
+    try:
+        ws.write(b"late")
+    except OSError as e:
+        check(e.errno, 107, "write() after the end: ENOTCONN")
+    else:
+        raise AssertionError("write() after the end did not raise")
     check(ws.close(), None, "second close()")
 
 
