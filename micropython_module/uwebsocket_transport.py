@@ -31,12 +31,15 @@ class WebSocketTransport:
     client offers "mqtt" and the server must select it); with
     `require_subprotocol` a server that selects none is refused.
     `timeout` (seconds) is set on the socket: it bounds the handshake and
-    every later blocking read.
+    every later blocking read. `nodelay` turns off Nagle's algorithm on the
+    socket: each write is a whole WebSocket message already, and a client
+    like umqtt writes one packet in several calls, which Nagle's algorithm
+    and the peer's delayed ACK would otherwise hold up for ~40 ms each.
     """
 
     def __init__(self, url="/mqtt", subprotocols=("mqtt",), *, headers=None, tls=False,
                  cadata=None, context=None, timeout=None, require_subprotocol=True,
-                 max_size=65536):
+                 max_size=65536, nodelay=True):
         self.url = url
         self.subprotocols = list(subprotocols) if subprotocols else None
         self.headers = headers
@@ -46,6 +49,7 @@ class WebSocketTransport:
         self.timeout = timeout
         self.require_subprotocol = require_subprotocol and bool(subprotocols)
         self.max_size = max_size
+        self.nodelay = nodelay
         # The last WebSocket made, for a script that wants its attributes.
         self.ws = None
 
@@ -75,6 +79,8 @@ class WebSocketTransport:
         try:
             if self.timeout is not None:
                 sock.settimeout(self.timeout)
+            if self.nodelay:
+                _nodelay(sock)
             if self.tls:
                 if server_hostname is None:
                     server_hostname = _host_of(url)
@@ -89,6 +95,18 @@ class WebSocketTransport:
             raise uwebsocket.HandshakeError(0, "server selected no subprotocol")
         self.ws = ws
         return ws
+
+
+def _nodelay(sock):
+    import socket
+
+    # Not every port's socket module names these (IPPROTO_TCP is 6 and
+    # TCP_NODELAY 1 on lwIP and POSIX alike); a port without the option
+    # raises OSError, and the stream works as it is.
+    try:
+        sock.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
+    except OSError:
+        pass
 
 
 def _host_of(url):

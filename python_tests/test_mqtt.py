@@ -367,7 +367,13 @@ def test_retained_message_reaches_a_later_subscriber(tmp_path, broker, umqtt_pat
         peer.publish("ret/retained", "kept", qos=1, retain=True)
     finally:
         peer.close()
-    lines = finish(start_device(tmp_path, umqtt_path, broker.url(), "retained", "ret"))
+    try:
+        lines = finish(start_device(tmp_path, umqtt_path, broker.url(), "retained", "ret"))
+    finally:
+        # An empty retained message clears it (MQTT 3.1.1 §3.3.1.3).
+        peer = Paho(broker.tcp, client_id="paho-ret")
+        peer.publish("ret/retained", "", qos=1, retain=True)
+        peer.close()
     assert lines == ["connected mqtt", "got ret/retained kept qos=1 retain=1", "done"]
 
 
