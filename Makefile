@@ -13,6 +13,9 @@ DEFAULT_MICROPY_DIR := $(BUILD_DIR)/micropython
 MICROPY_DIR ?= $(DEFAULT_MICROPY_DIR)
 VENV := $(BUILD_DIR)/venv
 PYTHON := $(VENV)/bin/python
+# The MQTT broker and OCPP central system the tests start (amqtt pins an
+# older websockets than the other peers).
+BROKERS_VENV := $(BUILD_DIR)/venv-brokers
 JOBS ?= $(shell nproc)
 HOST ?= 127.0.0.1
 PORT ?= 8080
@@ -44,6 +47,7 @@ deps-test: deps-build
 	@$(ROOT)/tools/apt_install.sh $(TEST_PACKAGES) $(QEMU_PACKAGES) $(BROWSER_PACKAGES)
 	@$(ROOT)/tools/rust_tools.sh $(TEST_RUST_TARGETS) $(QEMU_RUST_TARGETS)
 	@$(ROOT)/tools/python_env.sh $(VENV)
+	@$(ROOT)/tools/python_env.sh $(BROKERS_VENV) $(ROOT)/tools/requirements-brokers.txt
 	@$(ROOT)/tools/install_autobahn.sh $(BUILD_DIR)/autobahn-cache
 
 firmware: deps-build

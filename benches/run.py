@@ -7,7 +7,8 @@ as a table with the ratios the targets are stated in, and written as JSON.
 Parts: in-memory receive and send against the built-in (benches/inmemory.py,
 in MicroPython), loopback echo against a CPython client with and without
 TCP_NODELAY (loopback.py), client round trip over ws:// and wss://
-(client_rtt.py), broadcast to 100 and 1,000 asyncio clients (broadcast.py),
+(client_rtt.py), MQTT publish round trip through amqtt over WebSocket and
+over plain TCP (mqtt_rtt.py), broadcast to 100 and 1,000 asyncio clients (broadcast.py),
 and the native core against tungstenite (core_recv.rs, cargo bench).
 Figures are reported, never judged: no target fails the run.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 import broadcast
 import client_rtt
 import loopback
+import mqtt_rtt
 
 BENCHES = Path(__file__).resolve().parent
 ROOT = BENCHES.parent
@@ -118,6 +120,14 @@ def table(results):
         if r["case"] == "client_rtt":
             add("  %-4s median %d us (p10 %d, p90 %d)" % (r["scheme"] + "://", r["median_us"], r["p10_us"], r["p90_us"]))
     add("")
+    add("MQTT publish round trip, 16 B at QoS 0, through one amqtt broker (umqtt.simple's interface)")
+    ws = pick(results, case="mqtt_rtt", transport="ws")
+    for r in results:
+        if r["case"] == "mqtt_rtt":
+            add("  %-12s median %6d us (p10 %d, p90 %d)%s" % (
+                r["transport"], r["median_us"], r["p10_us"], r["p90_us"],
+                "" if r is ws or not ws else "   WebSocket/this: %.2fx the time" % ratio(ws["median_us"], r["median_us"])))
+    add("")
     add("Broadcast, examples/chat_server.py (asyncio, -X heapsize=%s), every message to every client"
         % broadcast.HEAP)
     for r in results:
@@ -147,6 +157,7 @@ def main():
             ("in memory", lambda: inmemory(firmware, 3 if quick else 7)),
             ("loopback echo", lambda: loopback.run(firmware, logs, repeats=1 if quick else 3)),
             ("client round trip", lambda: client_rtt.run(firmware)),
+            ("mqtt round trip", lambda: mqtt_rtt.run(firmware, 200 if quick else mqtt_rtt.MESSAGES)),
             ("broadcast", lambda: broadcast.run(firmware, logs, counts=(100,) if quick else broadcast.CLIENTS)),
             ("native core", native),
         ]

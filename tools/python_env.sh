@@ -1,11 +1,12 @@
 #!/bin/sh
-# Create (or refresh) the CPython virtualenv holding the test peers listed in
-# tools/requirements.txt. A no-op when it is already up to date.
-# Usage: tools/python_env.sh VENV_DIR
+# Create (or refresh) a CPython virtualenv holding the test peers listed in
+# a requirements file (tools/requirements.txt by default). A no-op when it
+# is already up to date.
+# Usage: tools/python_env.sh VENV_DIR [REQUIREMENTS]
 set -eu
 VENV=${1:?usage: python_env.sh VENV_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
-REQ=$HERE/requirements.txt
+REQ=${2:-$HERE/requirements.txt}
 STAMP=$VENV/.requirements
 if [ -x "$VENV/bin/python" ] && cmp -s "$REQ" "$STAMP"; then
     exit 0
