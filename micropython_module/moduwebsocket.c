@@ -415,28 +415,23 @@ static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t t
     return true;
 }
 
-// A handshake deadline argument (seconds, None for the default): ms, 0 for
-// "no bound of ours" (a negative value).
-static mp_uint_t uws_timeout_ms(mp_obj_t timeout, mp_uint_t default_ms) {
+// A handshake deadline argument (seconds): ms; None gives `none_ms` (0:
+// no bound of ours).
+static mp_uint_t uws_timeout_ms(mp_obj_t timeout, mp_uint_t none_ms) {
     if (timeout == mp_const_none) {
-        return default_ms;
+        return none_ms;
     }
     #if MICROPY_PY_BUILTINS_FLOAT
     mp_float_t t = mp_obj_get_float(timeout);
-    if (isnan(t) || t > (mp_float_t)UWS_MAX_KEEPALIVE_MS / 1000) {
-        mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range"));
-    }
-    if (t < 0) {
-        return 0;
+    // NaN fails both comparisons.
+    if (!(t >= 0 && t <= (mp_float_t)UWS_MAX_KEEPALIVE_MS / 1000)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout must be from 0 to 1e6 s, or None"));
     }
     mp_uint_t ms = (mp_uint_t)(t * 1000);
     #else
     mp_int_t t = mp_obj_get_int(timeout);
-    if (t > UWS_MAX_KEEPALIVE_MS / 1000) {
-        mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range"));
-    }
-    if (t < 0) {
-        return 0;
+    if (t < 0 || t > UWS_MAX_KEEPALIVE_MS / 1000) {
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout must be from 0 to 1e6 s, or None"));
     }
     mp_uint_t ms = (mp_uint_t)t * 1000;
     #endif
