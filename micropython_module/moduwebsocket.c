@@ -18,7 +18,6 @@
 #include "py/objexcept.h"
 #include "py/unicode.h"
 
-#include "uws_host.h"
 #include "uwebsocket_core.h"
 
 #ifndef MICROPY_PY_UWEBSOCKET_MAX_SIZE
@@ -39,7 +38,8 @@
 #define UWS_TX_HIGH_WATER (16 * 1024)
 
 /******************************************************************************/
-// Host hooks the core calls (uws_host.h).
+// Random bytes for the core, drawn before calling it (a Python exception
+// must never unwind through Rust frames).
 
 // Fill `pool` from the port's entropy: the C-level source where the port
 // has one, else os.urandom (the hardware RNG on most boards), else
@@ -67,11 +67,11 @@ static void uws_fill_random(byte *pool, size_t len) {
     #endif
 }
 
-// The core asks for a fresh masking key per frame (§5.3) and a handshake
-// key per connection. Drawing them from a pool refilled 64 bytes at a time
+// A fresh masking key per client frame (§5.3) and a handshake nonce per
+// connection. Drawing them from a pool refilled 64 bytes at a time
 // keeps the entropy source's cost (a system call on unix, a call into
 // Python elsewhere) off all but one frame in sixteen.
-void uws_host_random(uint8_t *buf, size_t len) {
+static void uws_random(uint8_t *buf, size_t len) {
     static byte pool[64];
     static size_t pool_used = sizeof(pool);
     while (len > 0) {
@@ -85,10 +85,6 @@ void uws_host_random(uint8_t *buf, size_t len) {
         buf += n;
         len -= n;
     }
-}
-
-void uws_host_fatal(void) {
-    mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: internal error"));
 }
 
 /******************************************************************************/
@@ -401,7 +397,8 @@ static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t
 static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byte *payload, size_t len) {
     byte header[UWS_MAX_HEADER];
     byte key[4];
-    int32_t n = uws_tx_control_header(CONN(self), opcode, len, header, key);
+    uws_random(key, uws_tx_random_len(CONN(self)));
+    int32_t n = uws_tx_control_header(CONN(self), opcode, len, key, header, key);
     if (n == UWS_TX_CLOSED) {
         uws_raise(&uws_type_ConnectionClosed, self->close_code ? self->close_code : 1006,
             (const byte *)"connection is closed", 20);
@@ -763,7 +760,8 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, const b
     }
     byte header[UWS_MAX_HEADER];
     byte key[4];
-    int32_t n = uws_tx_data_header(CONN(self), text, fin, len, header, key);
+    uws_random(key, uws_tx_random_len(CONN(self)));
+    int32_t n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
     if (n == UWS_TX_IN_PROGRESS) {
         mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
     } else if (n < 0) {
@@ -1476,11 +1474,12 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
     }
     vstr_t out;
     vstr_init(&out, 256 + url->host_len + url->path_len + protocols.len + origin_len + extra.len);
-    byte key[UWS_KEY_LEN];
+    byte key[UWS_KEY_LEN], nonce[UWS_NONCE_LEN];
+    uws_random(nonce, sizeof(nonce));
     size_t n = uws_client_request((byte *)out.buf, out.alloc, (const byte *)url->host, url->host_len,
         url->port, url->tls ? 443 : 80, (const byte *)url->path, url->path_len,
         (const byte *)protocols.buf, protocols.len, (const byte *)origin, origin_len,
-        (const byte *)extra.buf, extra.len, key);
+        (const byte *)extra.buf, extra.len, nonce, key);
     if (n == 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("invalid host, path or header in request"));
     }

@@ -5,50 +5,24 @@
 //! Conventions: functions are prefixed `uws_`; a connection is an opaque
 //! `uws_conn` living in memory the host allocates (`uws_conn_size()` bytes,
 //! aligned to `uws_conn_align()`); receive calls return an `UWS_EV_*` event
-//! (>= 0) or a negated close code (< 0) when the peer broke the protocol.
+//! (>= 0), a negated close code (<= -1000) when the peer broke the protocol,
+//! or `UWS_RX_BAD_COUNT` when the host reported more bytes than were asked.
+//!
+//! Nothing here calls back into the host, and nothing here can panic (the
+//! release build is checked by `tools/panic_check.sh`): a host whose calls
+//! may raise (MicroPython's exceptions are a longjmp) draws random bytes and
+//! everything else it needs before calling in, and raises after the core
+//! has returned.
 #![allow(unsafe_code)]
 #![allow(clippy::missing_safety_doc)]
 
 use core::slice;
 
 use crate::close::CloseCode;
-use crate::connection::{close_payload, Connection, Event, MessageKind, Role, SendError, State, Want};
+use crate::connection::{
+    close_payload, Connection, Event, MessageKind, Role, RxBound, SendError, State, TransportError, Want,
+};
 use crate::frame::{self, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use crate::host;
-
-/// Random bytes from the host's source (masking keys, handshake nonces).
-#[cfg(not(test))]
-pub(crate) fn random<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // SAFETY: the hook writes exactly `len` bytes into `buf`, which is valid
-    // for writes of N bytes for the duration of the call.
-    unsafe { host::uws_host_random(buf.as_mut_ptr(), N) };
-    buf
-}
-
-/// Tests run without a host: a fixed-seed generator stands in.
-#[cfg(test)]
-pub(crate) fn random<const N: usize>() -> [u8; N] {
-    use core::sync::atomic::{AtomicU32, Ordering};
-    static STATE: AtomicU32 = AtomicU32::new(0x9E37_79B9);
-    let mut buf = [0u8; N];
-    for b in buf.iter_mut() {
-        let mut x = STATE.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        STATE.store(x, Ordering::Relaxed);
-        *b = x as u8;
-    }
-    buf
-}
-
-/// Hand a panic to the host (see the panic handler in lib.rs).
-#[cfg(all(not(test), panic = "abort"))]
-pub(crate) fn fatal() -> ! {
-    // SAFETY: the hook takes no arguments and never returns.
-    unsafe { host::uws_host_fatal() }
-}
 
 /// More bytes are needed.
 pub const UWS_EV_CONTINUE: i32 = 0;
@@ -75,6 +49,19 @@ pub const UWS_STATE_CLOSE_RECEIVED: u8 = 2;
 pub const UWS_STATE_FAILED: u8 = 3;
 pub const UWS_STATE_CLOSED: u8 = 4;
 
+/// A receive call reported more bytes than `uws_rx_want` asked for (a
+/// stream that lies about its count): refused, nothing is used, and the
+/// connection is failed as by `uws_fail_transport(c, UWS_TRANSPORT_BAD_COUNT)`.
+/// Distinct from every negated close code (those are <= -1000).
+pub const UWS_RX_BAD_COUNT: i32 = -1;
+
+/// `uws_fail_transport` kinds.
+pub const UWS_TRANSPORT_EOF: u8 = 0;
+pub const UWS_TRANSPORT_FAILED: u8 = 1;
+pub const UWS_TRANSPORT_BAD_COUNT: u8 = 2;
+pub const UWS_TRANSPORT_PARTIAL_WRITE: u8 = 3;
+pub const UWS_TRANSPORT_STALLED: u8 = 4;
+
 /// `uws_tx_*` errors.
 pub const UWS_TX_CLOSED: i32 = -1;
 pub const UWS_TX_IN_PROGRESS: i32 = -2;
@@ -91,6 +78,10 @@ const _: () = {
     assert!(UWS_STATE_OPEN == State::Open as u8 && UWS_STATE_CLOSE_SENT == State::CloseSent as u8);
     assert!(UWS_STATE_CLOSE_RECEIVED == State::CloseReceived as u8 && UWS_STATE_FAILED == State::Failed as u8);
     assert!(UWS_STATE_CLOSED == State::Closed as u8);
+    assert!(UWS_TRANSPORT_EOF == TransportError::Eof as u8 && UWS_TRANSPORT_FAILED == TransportError::Failed as u8);
+    assert!(UWS_TRANSPORT_BAD_COUNT == TransportError::BadCount as u8);
+    assert!(UWS_TRANSPORT_PARTIAL_WRITE == TransportError::PartialWrite as u8);
+    assert!(UWS_TRANSPORT_STALLED == TransportError::Stalled as u8);
     assert!(UWS_OP_CLOSE == OpCode::Close as u8 && UWS_OP_PING == OpCode::Ping as u8 && UWS_OP_PONG == OpCode::Pong as u8);
 };
 
@@ -117,6 +108,14 @@ unsafe fn write_out(dst: *mut u8, src: &[u8]) {
         // SAFETY: the host passes a buffer valid for src.len() bytes, which
         // cannot overlap the core's own `src`.
         unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+    }
+}
+
+/// Store a length through an out-pointer (nothing for NULL).
+unsafe fn write_len(len: *mut usize, value: usize) {
+    if !len.is_null() {
+        // SAFETY: the host passes a valid out-pointer (its local).
+        unsafe { len.write(value) };
     }
 }
 
@@ -203,26 +202,56 @@ fn event_code(result: Result<Event, crate::ProtocolError>) -> i32 {
 }
 
 /// Report `n` bytes written where `uws_rx_want` pointed `*internal`.
+///
+/// `n` must not exceed the count `uws_rx_want` returned: a larger one is
+/// refused with `UWS_RX_BAD_COUNT` (nothing is used, the connection fails
+/// as a transport failure). The shim raises ConnectionClosed(1006) for it.
 #[no_mangle]
 pub unsafe extern "C" fn uws_rx_filled(c: *mut Connection, n: usize) -> i32 {
     let c = unsafe { conn(c) };
-    // Never take more than was asked for (nothing to bound for 0: the
-    // report that the next header was read ahead, once per small message).
-    let n = match n {
-        0 => 0,
-        _ => match c.want() {
-            Want::Internal(buf) => n.min(buf.len()),
-            _ => 0,
-        },
-    };
+    // Nothing to bound for 0: the report that the next header was read
+    // ahead, once per small message.
+    if n != 0 && !matches!(c.rx_bound(), RxBound::Internal(max) if n <= max) {
+        return bad_count(c);
+    }
     event_code(c.filled(n))
 }
 
-/// Report `n` payload bytes read into `data` (unmasked in place).
+fn bad_count(c: &mut Connection) -> i32 {
+    c.fail_transport(TransportError::BadCount);
+    UWS_RX_BAD_COUNT
+}
+
+/// Report `n` payload bytes read into `data` (unmasked in place): read from
+/// the transport for a `uws_rx_want` that set neither out-pointer, or
+/// copied from `*buffered`.
+///
+/// `n` must not exceed the count `uws_rx_want` returned (nor be reported
+/// when it asked for an internal read): a larger one is refused with
+/// `UWS_RX_BAD_COUNT`, before `data` is touched, and the connection fails as
+/// a transport failure. `data` must be valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn uws_rx_data(c: *mut Connection, data: *mut u8, n: usize) -> i32 {
     let c = unsafe { conn(c) };
+    let fits = match c.rx_bound() {
+        RxBound::Data(max) => n as u64 <= max,
+        RxBound::Buffered(max) => n <= max,
+        RxBound::Internal(_) | RxBound::Nothing => n == 0,
+    };
+    if !fits || (data.is_null() && n > 0) {
+        return bad_count(c);
+    }
     event_code(c.data_received(unsafe { bytes_mut(data, n) }))
+}
+
+/// Whether a receive step can make progress without reading the transport:
+/// a whole frame header or message payload is read ahead, or the connection
+/// is closed (the step reports that at once). A partial header read ahead
+/// is not enough. The shim's poll ioctl reports POLLIN for a WebSocket when
+/// this is true, and otherwise asks the stream underneath.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_ready(c: *mut Connection) -> bool {
+    unsafe { conn(c) }.ready()
 }
 
 /// Whether the message being (or last) received is text.
@@ -241,7 +270,7 @@ pub unsafe extern "C" fn uws_rx_in_message(c: *mut Connection) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn uws_control_payload(c: *mut Connection, len: *mut usize) -> *const u8 {
     let payload = unsafe { conn(c) }.control_payload();
-    unsafe { len.write(payload.len()) };
+    unsafe { write_len(len, payload.len()) };
     payload.as_ptr()
 }
 
@@ -255,7 +284,7 @@ pub unsafe extern "C" fn uws_close_code(c: *mut Connection) -> u16 {
 #[no_mangle]
 pub unsafe extern "C" fn uws_close_reason(c: *mut Connection, len: *mut usize) -> *const u8 {
     let reason = unsafe { conn(c) }.close_reason();
-    unsafe { len.write(reason.len()) };
+    unsafe { write_len(len, reason.len()) };
     reason.as_ptr()
 }
 
@@ -263,7 +292,7 @@ pub unsafe extern "C" fn uws_close_reason(c: *mut Connection, len: *mut usize) -
 #[no_mangle]
 pub unsafe extern "C" fn uws_error_message(c: *mut Connection, len: *mut usize) -> *const u8 {
     let message = unsafe { conn(c) }.error().map_or("", |e| e.message());
-    unsafe { len.write(message.len()) };
+    unsafe { write_len(len, message.len()) };
     message.as_ptr()
 }
 
@@ -277,6 +306,37 @@ pub unsafe extern "C" fn uws_state(c: *mut Connection) -> u8 {
 #[no_mangle]
 pub unsafe extern "C" fn uws_transport_closed(c: *mut Connection) {
     unsafe { conn(c) }.transport_closed()
+}
+
+/// The transport failed (`kind`: a `UWS_TRANSPORT_*` value; an unknown one
+/// counts as UWS_TRANSPORT_FAILED): nothing more is read or sent, and,
+/// unless the connection had already ended (a Close received, a protocol
+/// error), `uws_end_code` is then 1006 and `uws_end_reason` says why. The
+/// shim calls it where it meets the failure, then raises
+/// ConnectionClosed(uws_end_code, uws_end_reason).
+#[no_mangle]
+pub unsafe extern "C" fn uws_fail_transport(c: *mut Connection, kind: u8) {
+    let kind = TransportError::from_u8(kind).unwrap_or(TransportError::Failed);
+    unsafe { conn(c) }.fail_transport(kind)
+}
+
+/// How the connection ended: the peer's close code (1005 when its Close
+/// had none), else the protocol error's code, else 1006 after
+/// `uws_fail_transport`; 0 while none of these happened. With
+/// `uws_end_reason`, what close_code/close_reason and the ConnectionClosed
+/// exception report, so that the three always agree.
+#[no_mangle]
+pub unsafe extern "C" fn uws_end_code(c: *mut Connection) -> u16 {
+    unsafe { conn(c) }.end().map_or(0, |(code, _)| code.0)
+}
+
+/// The reason that goes with `uws_end_code` (UTF-8, not NUL-terminated;
+/// empty when the peer gave none or nothing ended the connection).
+#[no_mangle]
+pub unsafe extern "C" fn uws_end_reason(c: *mut Connection, len: *mut usize) -> *const u8 {
+    let reason = unsafe { conn(c) }.end().map_or(&[][..], |(_, reason)| reason);
+    unsafe { write_len(len, reason.len()) };
+    reason.as_ptr()
 }
 
 /// Write the header of the next frame into `out` (UWS_MAX_HEADER bytes)
@@ -304,37 +364,66 @@ fn write_header(
     header.encode(out) as i32
 }
 
-fn mask_key(c: &Connection) -> [u8; 4] {
+/// The masking key for the next frame: the host's 4 random bytes in the
+/// client role (§5.3: fresh and unpredictable for every frame), none in the
+/// server role. `None` when a client was given no bytes.
+unsafe fn mask_key(c: &Connection, random: *const u8) -> Option<[u8; 4]> {
     match c.role() {
-        // §5.3: a fresh, unpredictable key for every frame.
-        Role::Client => random(),
-        Role::Server => [0; 4],
+        Role::Client => match *unsafe { bytes(random, 4) } {
+            [a, b, c, d] => Some([a, b, c, d]),
+            _ => None,
+        },
+        Role::Server => Some([0; 4]),
+    }
+}
+
+/// How many random bytes `uws_tx_data_header` and `uws_tx_control_header`
+/// need as `random`: 4 in the client role (the masking key), 0 in the
+/// server role. The shim draws that many before each header:
+/// `byte random[4]; uws_random(random, uws_tx_random_len(c));`.
+#[no_mangle]
+pub unsafe extern "C" fn uws_tx_random_len(c: *mut Connection) -> usize {
+    match unsafe { conn(c) }.role() {
+        Role::Client => 4,
+        Role::Server => 0,
     }
 }
 
 /// Header of a data frame of `len` payload bytes (text or binary; `fin`
 /// false to send the message in fragments, later frames continue it).
+/// `random`: `uws_tx_random_len(c)` random bytes from the host (the masking
+/// key in the client role; may be NULL in the server role: a client given
+/// NULL gets UWS_TX_INVALID; it may be the same buffer as `key`). The core
+/// never asks the host for randomness.
 #[no_mangle]
 pub unsafe extern "C" fn uws_tx_data_header(
     c: *mut Connection,
     text: bool,
     fin: bool,
     len: u64,
+    random: *const u8,
     out: *mut u8,
     key: *mut u8,
 ) -> i32 {
     let c = unsafe { conn(c) };
     let kind = if text { MessageKind::Text } else { MessageKind::Binary };
-    let k = mask_key(c);
+    let Some(k) = (unsafe { mask_key(c, random) }) else {
+        return UWS_TX_INVALID;
+    };
+    if out.is_null() {
+        return UWS_TX_INVALID;
+    }
     write_header(c.data_header(kind, fin, len, k), out, key)
 }
 
 /// Header of a control frame (`UWS_OP_PING`, `UWS_OP_PONG`, `UWS_OP_CLOSE`).
+/// `random` as for `uws_tx_data_header`.
 #[no_mangle]
 pub unsafe extern "C" fn uws_tx_control_header(
     c: *mut Connection,
     opcode: u8,
     len: usize,
+    random: *const u8,
     out: *mut u8,
     key: *mut u8,
 ) -> i32 {
@@ -342,7 +431,12 @@ pub unsafe extern "C" fn uws_tx_control_header(
     let Some(opcode) = OpCode::from_u8(opcode) else {
         return UWS_TX_INVALID;
     };
-    let k = mask_key(c);
+    let Some(k) = (unsafe { mask_key(c, random) }) else {
+        return UWS_TX_INVALID;
+    };
+    if out.is_null() {
+        return UWS_TX_INVALID;
+    }
     write_header(c.control_header(opcode, len, k), out, key)
 }
 
@@ -393,6 +487,8 @@ use crate::handshake::{self, HandshakeError};
 pub const UWS_MAX_HEADERS: usize = 32;
 /// Length of a Sec-WebSocket-Key.
 pub const UWS_KEY_LEN: usize = 24;
+/// Random bytes a Sec-WebSocket-Key is made from (§4.1: a 16-byte nonce).
+pub const UWS_NONCE_LEN: usize = 16;
 
 const _: () = assert!(UWS_MAX_HEADERS == handshake::MAX_HEADERS);
 
@@ -539,10 +635,11 @@ pub unsafe extern "C" fn uws_server_handshake(
     }
 }
 
-/// Client side: write the upgrade request into `out` with a fresh key,
-/// which is also copied to `key_out` (UWS_KEY_LEN bytes) for checking the
-/// answer. `origin` NULL for none. Returns the request length, 0 when `out`
-/// is too small.
+/// Client side: write the upgrade request into `out` with the key made from
+/// `nonce` (UWS_NONCE_LEN random bytes the host draws, §4.1), which is also
+/// copied to `key_out` (UWS_KEY_LEN bytes) for checking the answer.
+/// `origin` NULL for none. Returns the request length, 0 when `out` is too
+/// small, a field would break the head, or `nonce` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn uws_client_request(
     out: *mut u8,
@@ -559,9 +656,13 @@ pub unsafe extern "C" fn uws_client_request(
     origin_len: usize,
     extra: *const u8,
     extra_len: usize,
+    nonce: *const u8,
     key_out: *mut u8,
 ) -> usize {
-    let key = handshake::client_key(&random());
+    let Ok(nonce) = <&[u8; UWS_NONCE_LEN]>::try_from(unsafe { bytes(nonce, UWS_NONCE_LEN) }) else {
+        return 0;
+    };
+    let key = handshake::client_key(nonce);
     unsafe { write_out(key_out, &key) };
     handshake::write_request(
         unsafe { bytes_mut(out, out_cap) },
@@ -618,5 +719,114 @@ pub unsafe extern "C" fn uws_client_response(
             result.fail(response.status, e);
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::tests::frame;
+    use std::vec;
+
+    fn new_conn(server: bool) -> std::boxed::Box<core::mem::MaybeUninit<Connection>> {
+        let mut mem = std::boxed::Box::new(core::mem::MaybeUninit::<Connection>::uninit());
+        assert!(unsafe { uws_conn_init(mem.as_mut_ptr(), server, 0, 0) });
+        mem
+    }
+
+    #[test]
+    fn counts_over_what_was_asked_are_refused() {
+        let mut mem = new_conn(false);
+        let c = mem.as_mut_ptr();
+        let (mut internal, mut buffered) = (core::ptr::null_mut(), core::ptr::null());
+        let asked = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+        assert!(!internal.is_null() && asked > 0);
+        // A stream that claims more than the buffer it was handed.
+        assert_eq!(unsafe { uws_rx_filled(c, asked + 1) }, UWS_RX_BAD_COUNT);
+        assert_eq!(unsafe { uws_state(c) }, UWS_STATE_CLOSED);
+        assert_eq!(unsafe { uws_end_code(c) }, 1006);
+        let mut len = 0;
+        let reason = unsafe { uws_end_reason(c, &mut len) };
+        let reason = unsafe { core::slice::from_raw_parts(reason, len) };
+        assert_eq!(reason, TransportError::BadCount.message().as_bytes());
+
+        // Payload: at most what remains of the frame.
+        let mut mem = new_conn(false);
+        let c = mem.as_mut_ptr();
+        let wire = frame(Role::Server, 0x2, true, &[3; 300]);
+        let asked = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+        let n = asked.min(wire.len());
+        unsafe { core::ptr::copy_nonoverlapping(wire.as_ptr(), internal, n) };
+        assert_eq!(unsafe { uws_rx_filled(c, n) }, UWS_EV_CONTINUE);
+        let buffered_len = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+        assert!(!buffered.is_null());
+        let mut out = vec![0u8; 400];
+        unsafe { core::ptr::copy_nonoverlapping(buffered, out.as_mut_ptr(), buffered_len) };
+        assert_eq!(unsafe { uws_rx_data(c, out.as_mut_ptr(), buffered_len + 1) }, UWS_RX_BAD_COUNT);
+        assert_eq!(unsafe { uws_end_code(c) }, 1006);
+
+        let mut mem = new_conn(false);
+        let c = mem.as_mut_ptr();
+        unsafe { uws_rx_want(c, &mut internal, &mut buffered) };
+        unsafe { core::ptr::copy_nonoverlapping(wire.as_ptr(), internal, 4) };
+        assert_eq!(unsafe { uws_rx_filled(c, 4) }, UWS_EV_CONTINUE);
+        let asked = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+        assert_eq!((asked, internal, buffered), (300, core::ptr::null_mut(), core::ptr::null()));
+        assert_eq!(unsafe { uws_rx_data(c, out.as_mut_ptr(), 301) }, UWS_RX_BAD_COUNT);
+        // A payload report where an internal read was asked: refused too.
+        let mut mem = new_conn(true);
+        let c = mem.as_mut_ptr();
+        unsafe { uws_rx_want(c, &mut internal, &mut buffered) };
+        assert_eq!(unsafe { uws_rx_data(c, out.as_mut_ptr(), 1) }, UWS_RX_BAD_COUNT);
+        // Within bounds, nothing changes.
+        let mut mem = new_conn(true);
+        let c = mem.as_mut_ptr();
+        assert_eq!(unsafe { uws_rx_filled(c, 0) }, UWS_EV_CONTINUE);
+        assert_eq!(unsafe { uws_state(c) }, UWS_STATE_OPEN);
+        assert_eq!(unsafe { uws_end_code(c) }, 0);
+    }
+
+    #[test]
+    fn masking_keys_come_from_the_caller() {
+        let mut header = [0u8; UWS_MAX_HEADER];
+        let mut key = [0u8; 4];
+        let random = [9u8, 8, 7, 6];
+        let mut client = new_conn(false);
+        let c = client.as_mut_ptr();
+        assert_eq!(unsafe { uws_tx_random_len(c) }, 4);
+        assert_eq!(
+            unsafe { uws_tx_data_header(c, true, true, 5, core::ptr::null(), header.as_mut_ptr(), key.as_mut_ptr()) },
+            UWS_TX_INVALID
+        );
+        let n = unsafe { uws_tx_data_header(c, true, true, 5, random.as_ptr(), header.as_mut_ptr(), key.as_mut_ptr()) };
+        assert_eq!(&header[..n as usize], &[0x81, 0x85, 9, 8, 7, 6]);
+        assert_eq!(key, random);
+        // The same buffer in and out.
+        let mut inout = [1u8, 2, 3, 4];
+        let n = unsafe { uws_tx_control_header(c, UWS_OP_PING, 0, inout.as_ptr(), header.as_mut_ptr(), inout.as_mut_ptr()) };
+        assert_eq!((&header[..n as usize], inout), (&[0x89, 0x80, 1, 2, 3, 4][..], [1, 2, 3, 4]));
+        let mut server = new_conn(true);
+        let s = server.as_mut_ptr();
+        assert_eq!(unsafe { uws_tx_random_len(s) }, 0);
+        let n = unsafe { uws_tx_data_header(s, false, true, 1, core::ptr::null(), header.as_mut_ptr(), key.as_mut_ptr()) };
+        assert_eq!((&header[..n as usize], key), (&[0x82, 0x01][..], [0; 4]));
+    }
+
+    #[test]
+    fn client_request_takes_its_nonce() {
+        let nonce = *b"the sample nonce";
+        let mut out = [0u8; 512];
+        let mut key = [0u8; UWS_KEY_LEN];
+        let n = unsafe {
+            uws_client_request(out.as_mut_ptr(), out.len(), b"h".as_ptr(), 1, 80, 80, b"/".as_ptr(), 1,
+                core::ptr::null(), 0, core::ptr::null(), 0, core::ptr::null(), 0, nonce.as_ptr(), key.as_mut_ptr())
+        };
+        assert!(n > 0);
+        assert_eq!(&key, b"dGhlIHNhbXBsZSBub25jZQ==");
+        let n = unsafe {
+            uws_client_request(out.as_mut_ptr(), out.len(), b"h".as_ptr(), 1, 80, 80, b"/".as_ptr(), 1,
+                core::ptr::null(), 0, core::ptr::null(), 0, core::ptr::null(), 0, core::ptr::null(), key.as_mut_ptr())
+        };
+        assert_eq!(n, 0);
     }
 }
