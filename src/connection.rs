@@ -162,6 +162,11 @@ impl TransportError {
     }
 }
 
+/// The code a connection whose peer left a keepalive Ping unanswered is
+/// failed with (§7.4.1: 1011, an unexpected condition; what Python's
+/// `websockets` uses too).
+pub const KEEPALIVE_CLOSE: CloseCode = CloseCode::INTERNAL_ERROR;
+
 /// How many bytes the host may report for what [`Connection::want`] asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RxBound {
@@ -331,6 +336,22 @@ impl Connection {
             return Some((e.close_code(), e.message().as_bytes()));
         }
         self.transport.map(|t| (CloseCode::ABNORMAL, t.message().as_bytes()))
+    }
+
+    /// The Close frame we owe, as (code, reason), or `None` when none is
+    /// owed. After the peer's Close (§5.5.1) it echoes the peer's code, and
+    /// 1000 when the peer gave none (1005 never goes on the wire, §7.4.1);
+    /// after a protocol failure (§7.1.7) it carries the error's code and
+    /// message.
+    pub fn close_reply(&self) -> Option<(CloseCode, &'static [u8])> {
+        match self.state {
+            State::CloseReceived => match self.close_code() {
+                Some(code) if code.is_valid_on_wire() => Some((code, b"")),
+                _ => Some((CloseCode::NORMAL, b"")),
+            },
+            State::Failed => self.error.map(|e| (e.close_code(), e.message().as_bytes())),
+            _ => None,
+        }
     }
 
     /// The transport failed (`kind` says how): nothing more is read or

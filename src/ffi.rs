@@ -722,6 +722,348 @@ pub unsafe extern "C" fn uws_client_response(
     }
 }
 
+// ---------------------------------------------------------------------------
+// Decisions the shim used to make itself: the close-code policy, URLs,
+// plain HTTP, keepalive timing. Sans-IO like the rest: the shim converts
+// Python values, calls these, and acts on the result.
+
+use crate::http::{self as http_head, HeadReader, HeadState, WriteError};
+use crate::keepalive::{Action, Keepalive};
+use crate::url;
+
+/// The Close frame's payload the connection owes (code and reason) into
+/// `out` (UWS_MAX_CONTROL bytes): the peer's code echoed (1000 when its
+/// Close had none), or the protocol error's code and message. Returns the
+/// length, or UWS_TX_CLOSED when no Close is owed. The shim, on
+/// UWS_EV_CLOSE or a negated close code: `n = uws_close_reply(c, buf); if
+/// (n >= 0) send a Close with buf[..n]`, then closes the stream.
+#[no_mangle]
+pub unsafe extern "C" fn uws_close_reply(c: *mut Connection, out: *mut u8) -> i32 {
+    let Some((code, reason)) = unsafe { conn(c) }.close_reply() else {
+        return UWS_TX_CLOSED;
+    };
+    if out.is_null() {
+        return UWS_TX_INVALID;
+    }
+    // SAFETY: the host passes UWS_MAX_CONTROL writable bytes.
+    let out = unsafe { &mut *(out as *mut [u8; MAX_CONTROL_PAYLOAD]) };
+    match close_payload(code, reason, out) {
+        Ok(n) => n as i32,
+        Err(_) => UWS_TX_INVALID,
+    }
+}
+
+/// The code a keepalive failure closes with (1011).
+pub const UWS_KEEPALIVE_CLOSE: u16 = 1011;
+const _: () = assert!(UWS_KEEPALIVE_CLOSE == crate::connection::KEEPALIVE_CLOSE.0);
+
+/// A parsed `ws://` / `wss://` URL: spans of the string passed.
+#[repr(C)]
+pub struct uws_url {
+    pub tls: bool,
+    pub port: u16,
+    /// The port `uws_client_request` leaves out of Host (80 or 443).
+    pub default_port: u16,
+    /// As written; an IPv6 literal keeps its brackets (strip them for DNS).
+    pub host: uws_span,
+    /// Path and query; len 0 means "/".
+    pub path: uws_span,
+    /// Whether there was a `user[:password]@`; both percent-encoded.
+    pub has_userinfo: bool,
+    pub user: uws_span,
+    pub password: uws_span,
+    /// When parsing fails: why (not NUL-terminated), for a ValueError.
+    pub message: *const u8,
+    pub message_len: usize,
+}
+
+/// Parse a URL. Returns false, with `out->message` set, for anything but a
+/// valid `ws://` or `wss://` URL (and for one over 65535 bytes). The shim
+/// calls it with the str's bytes and keeps the str alive while it uses the
+/// spans; with `has_userinfo` it adds the line `uws_basic_auth` writes to
+/// the extra headers.
+#[no_mangle]
+pub unsafe extern "C" fn uws_url_parse(s: *const u8, len: usize, out: *mut uws_url) -> bool {
+    if out.is_null() {
+        return false;
+    }
+    let text = unsafe { bytes(s, len) };
+    // SAFETY: the host passes a writable uws_url.
+    let out = unsafe { &mut *out };
+    *out = uws_url {
+        tls: false,
+        port: 0,
+        default_port: 0,
+        host: uws_span::default(),
+        path: uws_span::default(),
+        has_userinfo: false,
+        user: uws_span::default(),
+        password: uws_span::default(),
+        message: core::ptr::null(),
+        message_len: 0,
+    };
+    let parsed = if text.len() > usize::from(u16::MAX) { Err(url::UrlError::Host) } else { url::parse(text) };
+    match parsed {
+        Ok(u) => {
+            out.tls = u.tls;
+            out.port = u.port;
+            out.default_port = u.default_port();
+            out.host = uws_span::of(text, u.host);
+            // The "/" default is not part of the string: an empty span.
+            out.path = uws_span::of(text, u.path);
+            if let Some((user, password)) = u.userinfo {
+                out.has_userinfo = true;
+                out.user = uws_span::of(text, user);
+                out.password = uws_span::of(text, password);
+            }
+            true
+        }
+        Err(e) => {
+            out.message = e.message().as_ptr();
+            out.message_len = e.message().len();
+            false
+        }
+    }
+}
+
+/// Write `Authorization: Basic ...\r\n` (RFC 7617) for a URL's userinfo
+/// (the percent-encoded spans `uws_url_parse` gave) into `out`. Returns its
+/// length, 0 when the credentials are invalid (a bad escape, a control
+/// character, a colon in the user, over 255 bytes decoded) or `out` is too
+/// small (400 bytes always suffice).
+#[no_mangle]
+pub unsafe extern "C" fn uws_basic_auth(
+    user: *const u8,
+    user_len: usize,
+    password: *const u8,
+    password_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> usize {
+    let (user, password) = unsafe { (bytes(user, user_len), bytes(password, password_len)) };
+    url::basic_auth(user, password, unsafe { bytes_mut(out, out_cap) }).unwrap_or(0)
+}
+
+/// The reason phrase for an HTTP status (empty for an uncommon one): its
+/// bytes (not NUL-terminated) and their count in `*len`.
+#[no_mangle]
+pub extern "C" fn uws_http_reason(status: u16, len: *mut usize) -> *const u8 {
+    let phrase = http_head::reason_phrase(status);
+    unsafe { write_len(len, phrase.len()) };
+    phrase.as_ptr()
+}
+
+/// `uws_http_*` results other than a length.
+pub const UWS_HTTP_INVALID: isize = -1;
+
+fn http_result(result: Result<usize, WriteError>) -> isize {
+    match result {
+        Ok(n) => n as isize,
+        // The size needed, negated past UWS_HTTP_INVALID: -(needed + 2).
+        Err(WriteError::NoRoom(n)) => -(n.min(isize::MAX as usize - 2) as isize) - 2,
+        Err(WriteError::Invalid) => UWS_HTTP_INVALID,
+    }
+}
+
+/// Write one extra header line `name: value\r\n` into `out`, refusing a
+/// name that is not a token and a value with CR, LF or another control
+/// byte (header injection). Returns the length; UWS_HTTP_INVALID for a bad
+/// field (the shim raises ValueError); -(needed + 2) when `out` is too
+/// small. The shim calls it for each item of `headers=` (dict or pairs)
+/// into a growing vstr, before anything is written to the socket.
+#[no_mangle]
+pub unsafe extern "C" fn uws_http_header_line(
+    name: *const u8,
+    name_len: usize,
+    value: *const u8,
+    value_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> isize {
+    let (name, value) = unsafe { (bytes(name, name_len), bytes(value, value_len)) };
+    http_result(http_head::header_line(name, value, unsafe { bytes_mut(out, out_cap) }))
+}
+
+/// Whether `item` may be one element of the subprotocol or origin lists
+/// (visible ASCII, no comma, not empty). The shim checks each item of
+/// `subprotocols=` / `origins=` (ValueError otherwise) and joins them with
+/// ", " / ",".
+#[no_mangle]
+pub unsafe extern "C" fn uws_http_list_item_ok(item: *const u8, len: usize) -> bool {
+    http_head::is_list_item(unsafe { bytes(item, len) })
+}
+
+/// Write the head of respond()'s answer into `out`: status line (status
+/// 100-999, the reason from the table), Content-Type, `extra` (lines from
+/// uws_http_header_line), Content-Length: `body_len`, Connection: close,
+/// blank line. The shim writes the body after it. Returns the length;
+/// UWS_HTTP_INVALID for a bad status or content type (ValueError, nothing
+/// written); -(needed + 2) when `out` is too small (grow and call again).
+#[no_mangle]
+pub unsafe extern "C" fn uws_http_response(
+    status: u16,
+    content_type: *const u8,
+    content_type_len: usize,
+    extra: *const u8,
+    extra_len: usize,
+    body_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> isize {
+    let (content_type, extra) = unsafe { (bytes(content_type, content_type_len), bytes(extra, extra_len)) };
+    http_result(http_head::write_response(unsafe { bytes_mut(out, out_cap) }, status, content_type, extra, body_len))
+}
+
+/// Write a complete plain-text refusal (status line, Content-Type:
+/// text/plain, `extra` lines, Content-Length, Connection: close, blank
+/// line, `message` as the body) into `out`. Results as uws_http_response.
+#[no_mangle]
+pub unsafe extern "C" fn uws_http_refusal(
+    status: u16,
+    extra: *const u8,
+    extra_len: usize,
+    message: *const u8,
+    message_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> isize {
+    let (extra, message) = unsafe { (bytes(extra, extra_len), bytes(message, message_len)) };
+    http_result(http_head::write_refusal(unsafe { bytes_mut(out, out_cap) }, status, extra, message))
+}
+
+/// A request or response head being read (embed it; no heap).
+#[allow(non_camel_case_types)]
+pub type uws_head_reader = HeadReader;
+
+/// `uws_head_feed` results.
+pub const UWS_HEAD_INCOMPLETE: u8 = 0;
+pub const UWS_HEAD_COMPLETE: u8 = 1;
+pub const UWS_HEAD_TOO_LONG: u8 = 2;
+
+/// Start reading a head of at most `max` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn uws_head_init(r: *mut uws_head_reader, max: usize) {
+    if !r.is_null() {
+        // SAFETY: the host passes a writable uws_head_reader.
+        unsafe { r.write(HeadReader::new(max)) };
+    }
+}
+
+/// How many bytes the next read may ask for without reading past the
+/// head's blank line (0 when complete or too long). The shim's loop:
+/// `while ((want = uws_head_next(&r)) > 0) { n = read(stream, buf + len,
+/// want); (n > want: EIO) state = uws_head_feed(&r, buf + len, n); len += n; }`.
+#[no_mangle]
+pub unsafe extern "C" fn uws_head_next(r: *const uws_head_reader) -> usize {
+    if r.is_null() {
+        return 0;
+    }
+    // SAFETY: the host passes the reader it initialised.
+    unsafe { &*r }.next_read()
+}
+
+/// Take `n` bytes just read (more than `uws_head_next` allowed are not
+/// looked at). Returns a UWS_HEAD_* state; UWS_HEAD_TOO_LONG means 431.
+#[no_mangle]
+pub unsafe extern "C" fn uws_head_feed(r: *mut uws_head_reader, data: *const u8, n: usize) -> u8 {
+    if r.is_null() {
+        return UWS_HEAD_TOO_LONG;
+    }
+    // SAFETY: the host passes the reader it initialised.
+    let r = unsafe { &mut *r };
+    match r.feed(unsafe { bytes(data, n) }) {
+        HeadState::Incomplete => UWS_HEAD_INCOMPLETE,
+        HeadState::Complete => UWS_HEAD_COMPLETE,
+        HeadState::TooLong => UWS_HEAD_TOO_LONG,
+    }
+}
+
+/// The `index`-th distinct header field of a request head, as the request's
+/// header dict holds it: the name lower-cased into `name_out`, the values
+/// of every field of that name joined with ", " (RFC 9110 §5.3) into
+/// `value_out`; both buffers `len` bytes (always enough). Returns false past
+/// the last field or for a head that does not parse. The shim: `for (i =
+/// 0; uws_request_header(head, len, i, name, &nl, value, &vl); ++i)
+/// dict[str(name)] = str_or_bytes(value)`.
+#[no_mangle]
+pub unsafe extern "C" fn uws_request_header(
+    head: *const u8,
+    len: usize,
+    index: usize,
+    name_out: *mut u8,
+    name_len: *mut usize,
+    value_out: *mut u8,
+    value_len: *mut usize,
+) -> bool {
+    let head = unsafe { bytes(head, len) };
+    let Ok(parsed) = http_head::parse_request_head(head) else {
+        return false;
+    };
+    let (name_buf, value_buf) = unsafe { (bytes_mut(name_out, len), bytes_mut(value_out, len)) };
+    match http_head::joined_field(&parsed.fields, index, name_buf, value_buf) {
+        Some((n, v)) => {
+            unsafe {
+                write_len(name_len, n);
+                write_len(value_len, v);
+            }
+            true
+        }
+        None => false,
+    }
+}
+
+/// Keepalive timer state (embed it in the WebSocket object; zeroed or
+/// `uws_keepalive_set(k, 0, 0, now)` is off).
+#[allow(non_camel_case_types)]
+pub type uws_keepalive_state = Keepalive;
+
+/// `uws_keepalive_poll` results besides a wait in ms (>= 0).
+pub const UWS_KEEPALIVE_OFF: i64 = -1;
+pub const UWS_KEEPALIVE_PING: i64 = -2;
+pub const UWS_KEEPALIVE_DEAD: i64 = -3;
+
+/// Set the ping interval and timeout in integer milliseconds (the shim
+/// converts seconds, refusing NaN and infinities itself); interval 0 turns
+/// keepalive off, timeout 0 means the interval. Returns false (nothing
+/// changed: ValueError) for a negative value or one over 2^31 - 1 ms.
+/// `now`: mp_hal_ticks_ms().
+#[no_mangle]
+pub unsafe extern "C" fn uws_keepalive_set(k: *mut uws_keepalive_state, interval_ms: i64, timeout_ms: i64, now: u32) -> bool {
+    if k.is_null() {
+        return false;
+    }
+    // SAFETY: the host passes its embedded keepalive state.
+    unsafe { &mut *k }.set(interval_ms, timeout_ms, now).is_ok()
+}
+
+/// Bytes arrived from the peer at `now`: the shim calls it after every
+/// read that returned bytes.
+#[no_mangle]
+pub unsafe extern "C" fn uws_keepalive_received(k: *mut uws_keepalive_state, now: u32) {
+    if !k.is_null() {
+        // SAFETY: as above.
+        unsafe { &mut *k }.received(now)
+    }
+}
+
+/// What to do at `now`: ms to wait (>= 0: keepalive() returns it),
+/// UWS_KEEPALIVE_OFF, UWS_KEEPALIVE_PING (send a Ping now; counted as
+/// sent), UWS_KEEPALIVE_DEAD (fail the connection with UWS_KEEPALIVE_CLOSE).
+/// The shim calls it before every blocking read and from keepalive().
+#[no_mangle]
+pub unsafe extern "C" fn uws_keepalive_poll(k: *mut uws_keepalive_state, now: u32) -> i64 {
+    if k.is_null() {
+        return UWS_KEEPALIVE_OFF;
+    }
+    // SAFETY: as above.
+    match unsafe { &mut *k }.poll(now) {
+        Action::Off => UWS_KEEPALIVE_OFF,
+        Action::Wait(ms) => i64::from(ms),
+        Action::SendPing => UWS_KEEPALIVE_PING,
+        Action::PeerDead => UWS_KEEPALIVE_DEAD,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -828,5 +1170,91 @@ mod tests {
                 core::ptr::null(), 0, core::ptr::null(), 0, core::ptr::null(), 0, core::ptr::null(), key.as_mut_ptr())
         };
         assert_eq!(n, 0);
+    }
+}
+
+#[cfg(test)]
+mod logic_tests {
+    use super::*;
+    use std::vec;
+
+    #[test]
+    fn url_spans() {
+        let text = b"wss://u%40x:pw@[::1]:8443/a?b#c";
+        let mut u = core::mem::MaybeUninit::<uws_url>::uninit();
+        assert!(unsafe { uws_url_parse(text.as_ptr(), text.len(), u.as_mut_ptr()) });
+        let u = unsafe { u.assume_init() };
+        let span = |s: uws_span| &text[s.start as usize..(s.start + s.len) as usize];
+        assert_eq!((u.tls, u.port, u.default_port), (true, 8443, 443));
+        assert_eq!((span(u.host), span(u.path)), (&b"[::1]"[..], &b"/a?b"[..]));
+        assert!(u.has_userinfo);
+        let mut out = [0u8; 400];
+        let n = unsafe {
+            uws_basic_auth(text[6..].as_ptr(), u.user.len as usize, text[12..].as_ptr(), u.password.len as usize, out.as_mut_ptr(), out.len())
+        };
+        assert_eq!(&out[..n], b"Authorization: Basic dUB4OnB3\r\n");
+        let mut bad = core::mem::MaybeUninit::<uws_url>::uninit();
+        assert!(!unsafe { uws_url_parse(b"http://x".as_ptr(), 8, bad.as_mut_ptr()) });
+        let bad = unsafe { bad.assume_init() };
+        assert_eq!(unsafe { core::slice::from_raw_parts(bad.message, bad.message_len) }, url::UrlError::Scheme.message().as_bytes());
+    }
+
+    #[test]
+    fn http_sizes_and_refusals() {
+        let mut out = vec![0u8; 8];
+        let needed = unsafe { uws_http_response(200, b"text/html".as_ptr(), 9, core::ptr::null(), 0, 2, out.as_mut_ptr(), out.len()) };
+        assert!(needed < UWS_HTTP_INVALID);
+        out.resize((-needed - 2) as usize, 0);
+        let n = unsafe { uws_http_response(200, b"text/html".as_ptr(), 9, core::ptr::null(), 0, 2, out.as_mut_ptr(), out.len()) };
+        assert_eq!(n as usize, out.len());
+        assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert_eq!(unsafe { uws_http_response(99, b"a".as_ptr(), 1, core::ptr::null(), 0, 0, out.as_mut_ptr(), out.len()) }, UWS_HTTP_INVALID);
+        let mut line = [0u8; 32];
+        assert_eq!(unsafe { uws_http_header_line(b"X".as_ptr(), 1, b"a\nb".as_ptr(), 3, line.as_mut_ptr(), 32) }, UWS_HTTP_INVALID);
+        assert!(!unsafe { uws_http_list_item_ok(b"a b".as_ptr(), 3) });
+        let mut len = 0;
+        let p = uws_http_reason(431, &mut len);
+        assert_eq!(unsafe { core::slice::from_raw_parts(p, len) }, b"Request Header Fields Too Large");
+    }
+
+    #[test]
+    fn head_reader_and_headers() {
+        let head = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\na: 2\r\n\r\n";
+        let mut r = core::mem::MaybeUninit::<uws_head_reader>::uninit();
+        unsafe { uws_head_init(r.as_mut_ptr(), 1000) };
+        let mut r = unsafe { r.assume_init() };
+        let mut len = 0;
+        let mut state = UWS_HEAD_INCOMPLETE;
+        while state == UWS_HEAD_INCOMPLETE {
+            let want = unsafe { uws_head_next(&r) };
+            state = unsafe { uws_head_feed(&mut r, head[len..].as_ptr(), want) };
+            len += want;
+        }
+        assert_eq!((state, len), (UWS_HEAD_COMPLETE, head.len()));
+        let (mut name, mut value) = (vec![0u8; len], vec![0u8; len]);
+        let (mut nl, mut vl) = (0, 0);
+        assert!(unsafe { uws_request_header(head.as_ptr(), len, 1, name.as_mut_ptr(), &mut nl, value.as_mut_ptr(), &mut vl) });
+        assert_eq!((&name[..nl], &value[..vl]), (&b"a"[..], &b"1, 2"[..]));
+        assert!(!unsafe { uws_request_header(head.as_ptr(), len, 2, name.as_mut_ptr(), &mut nl, value.as_mut_ptr(), &mut vl) });
+    }
+
+    #[test]
+    fn keepalive_through_ffi() {
+        let mut k = Keepalive::new();
+        assert_eq!(unsafe { uws_keepalive_poll(&mut k, 0) }, UWS_KEEPALIVE_OFF);
+        assert!(!unsafe { uws_keepalive_set(&mut k, -1, 0, 0) });
+        assert!(unsafe { uws_keepalive_set(&mut k, 100, 50, 0) });
+        assert_eq!(unsafe { uws_keepalive_poll(&mut k, 40) }, 60);
+        assert_eq!(unsafe { uws_keepalive_poll(&mut k, 100) }, UWS_KEEPALIVE_PING);
+        assert_eq!(unsafe { uws_keepalive_poll(&mut k, 150) }, UWS_KEEPALIVE_DEAD);
+    }
+
+    #[test]
+    fn close_reply_through_ffi() {
+        let mut mem = std::boxed::Box::new(core::mem::MaybeUninit::<Connection>::uninit());
+        assert!(unsafe { uws_conn_init(mem.as_mut_ptr(), true, 0, 0) });
+        let c = mem.as_mut_ptr();
+        let mut buf = [0u8; UWS_MAX_CONTROL];
+        assert_eq!(unsafe { uws_close_reply(c, buf.as_mut_ptr()) }, UWS_TX_CLOSED);
     }
 }

@@ -117,14 +117,7 @@ impl HandshakeError {
 
     /// Reason phrase for [`status`](Self::status) (RFC 7231 §6, RFC 6585 §5); empty for status 0.
     pub fn reason_phrase(self) -> &'static str {
-        match self.status() {
-            400 => "Bad Request",
-            403 => "Forbidden",
-            405 => "Method Not Allowed",
-            426 => "Upgrade Required",
-            431 => "Request Header Fields Too Large",
-            _ => "",
-        }
+        http::reason_phrase(self.status())
     }
 
     /// Short human-readable description, also the body of the error response.

@@ -32,7 +32,9 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod http;
+pub mod keepalive;
 pub mod sha1;
+pub mod url;
 pub mod utf8;
 
 #[doc(hidden)]

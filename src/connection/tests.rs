@@ -557,3 +557,27 @@ fn end_reports_the_first_cause() {
     conn.fail_transport(TransportError::Eof);
     assert_eq!(conn.end().map(|(code, _)| code), Some(CloseCode::ABNORMAL));
 }
+
+#[test]
+fn close_reply_policy() {
+    // Echo the peer's code; 1000 for a Close without one.
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(conn.close_reply(), None);
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x8, true, &4001u16.to_be_bytes())), Ok(Event::Close));
+    assert_eq!(conn.close_reply(), Some((CloseCode(4001), &b""[..])));
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x8, true, b"")), Ok(Event::Close));
+    assert_eq!(conn.close_reply(), Some((CloseCode::NORMAL, &b""[..])));
+    conn.control_header(OpCode::Close, 2, [0; 4]).unwrap();
+    assert_eq!(conn.close_reply(), None, "answered");
+    // A protocol failure: its code and message.
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x3, true, b"")), Err(ProtocolError::ReservedOpcode));
+    assert_eq!(conn.close_reply(), Some((CloseCode::PROTOCOL_ERROR, ProtocolError::ReservedOpcode.message().as_bytes())));
+    // A failure after our Close: none owed.
+    let mut conn = Connection::new(Role::Server);
+    conn.control_header(OpCode::Close, 2, [0; 4]).unwrap();
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x2, true, b"x")), Err(ProtocolError::UnmaskedFrame));
+    assert_eq!(conn.close_reply(), None);
+    assert_eq!(KEEPALIVE_CLOSE, CloseCode(1011));
+}
