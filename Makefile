@@ -62,6 +62,7 @@ run: firmware
 
 test: deps-test firmware $(TEST_FIRMWARES)
 	cargo test --quiet
+	$(ROOT)/tools/panic_check.sh
 	UWS_FIRMWARE=$(FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) UWS_BUILD_DIR=$(BUILD_DIR) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests
 

@@ -31,7 +31,6 @@
 #include <errno.h>
 #endif
 
-#include "uws_host.h"
 #include "uwebsocket_core.h"
 
 #ifndef MICROPY_PY_UWEBSOCKET_MAX_SIZE
@@ -76,7 +75,8 @@ static void uws_reraise_if_fatal(void *exc) {
 }
 
 /******************************************************************************/
-// Host hooks the core calls (uws_host.h).
+// Random bytes for the core, drawn before calling it (a Python exception
+// must never unwind through Rust frames).
 
 // Fill `pool` from the port's entropy: the C-level source where the port
 // has one, else os.urandom (the hardware RNG on most boards), else
@@ -108,11 +108,11 @@ static void uws_fill_random(byte *pool, size_t len) {
     #endif
 }
 
-// The core asks for a fresh masking key per frame (§5.3) and a handshake
-// key per connection. Drawing them from a pool refilled 64 bytes at a time
+// A fresh masking key per client frame (§5.3) and a handshake nonce per
+// connection. Drawing them from a pool refilled 64 bytes at a time
 // keeps the entropy source's cost (a system call on unix, a call into
 // Python elsewhere) off all but one frame in sixteen.
-void uws_host_random(uint8_t *buf, size_t len) {
+static void uws_random(uint8_t *buf, size_t len) {
     static byte pool[64];
     static size_t pool_used = sizeof(pool);
     while (len > 0) {
@@ -126,10 +126,6 @@ void uws_host_random(uint8_t *buf, size_t len) {
         buf += n;
         len -= n;
     }
-}
-
-void uws_host_fatal(void) {
-    mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: internal error"));
 }
 
 /******************************************************************************/
@@ -667,7 +663,7 @@ static NORETURN void uws_raise_closed(mp_obj_websocket_t *self) {
 
 // The transport failed (end of stream, an error, a count it cannot have):
 // the connection is over (1006), whatever was being assembled is dropped.
-static NORETURN void uws_fail_transport(mp_obj_websocket_t *self, uint8_t end, int err) {
+static NORETURN void uws_end_transport(mp_obj_websocket_t *self, uint8_t end, int err) {
     uws_set_end(self, end, 1006, err);
     uws_drop_message(self);
     uws_close_stream(self);
@@ -689,10 +685,10 @@ static mp_int_t uws_conn_read(mp_obj_websocket_t *self, byte *buf, size_t len) {
         if (err == MP_ETIMEDOUT) {
             mp_raise_OSError(err);
         }
-        uws_fail_transport(self, err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
+        uws_end_transport(self, err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
     }
     if (n == 0) {
-        uws_fail_transport(self, UWS_END_EOF, 0);
+        uws_end_transport(self, UWS_END_EOF, 0);
     }
     return n;
 }
@@ -703,7 +699,7 @@ static size_t uws_write_some(mp_obj_websocket_t *self, const byte *buf, size_t l
     size_t done = 0;
     int err;
     if (!uws_push(self, self->stream, buf, len, false, &done, &err) && err != 0) {
-        uws_fail_transport(self, err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
+        uws_end_transport(self, err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
     }
     return done;
 }
@@ -764,7 +760,7 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
             if (err == MP_ETIMEDOUT && out->sent == 0) {
                 mp_raise_OSError(MP_ETIMEDOUT);
             }
-            uws_fail_transport(self, err == MP_ETIMEDOUT ? UWS_END_WRITE_STALL
+            uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_END_WRITE_STALL
                 : err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
         }
         return;
@@ -844,7 +840,8 @@ static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byt
     }
     byte header[UWS_MAX_HEADER];
     byte key[4];
-    int32_t n = uws_tx_control_header(CONN(self), opcode, len, header, key);
+    uws_random(key, uws_tx_random_len(CONN(self)));
+    int32_t n = uws_tx_control_header(CONN(self), opcode, len, key, header, key);
     if (n == UWS_TX_CLOSED) {
         uws_raise_closed(self);
     } else if (n < 0) {
@@ -1112,11 +1109,19 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
         }
         uws_peer_alive(self);
     }
+    int32_t event;
     if (internal != NULL) {
-        return uws_rx_filled(CONN(self), n);
+        event = uws_rx_filled(CONN(self), n);
+    } else {
+        *payload = n;
+        event = uws_rx_data(CONN(self), dst, n);
     }
-    *payload = n;
-    return uws_rx_data(CONN(self), dst, n);
+    if (event == UWS_RX_BAD_COUNT) {
+        // More than was asked for: the core took none of it.
+        *payload = 0;
+        uws_end_transport(self, UWS_END_BAD_COUNT, 0);
+    }
+    return event;
 }
 
 // recv()'s room: the message buffer, grown as payload comes.
@@ -1235,7 +1240,7 @@ static mp_int_t uws_recv_into_caller(mp_obj_websocket_t *self, mp_obj_t buf_in, 
         mp_get_buffer_raise(buf_in, &bufinfo, MP_BUFFER_WRITE);
         if ((size_t)n > bufinfo.len) {
             m_del(byte, scratch, size ? size : 1);
-            uws_fail_transport(self, UWS_END_BAD_COUNT, 0);
+            uws_end_transport(self, UWS_END_BAD_COUNT, 0);
         }
         memcpy(bufinfo.buf, scratch, n);
     }
@@ -1267,7 +1272,8 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, const b
     }
     byte header[UWS_MAX_HEADER];
     byte key[4];
-    int32_t n = uws_tx_data_header(CONN(self), text, fin, len, header, key);
+    uws_random(key, uws_tx_random_len(CONN(self)));
+    int32_t n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
     if (n == UWS_TX_IN_PROGRESS) {
         mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
     } else if (n < 0) {
@@ -1580,8 +1586,10 @@ static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t
     }
     mp_uint_t ret = uws_ioctl(self, self->stream, request, arg, errcode);
     // Bytes read ahead may hold a whole message the socket no longer shows.
+    // (A partial header read ahead is not: recv() would only wait for the
+    // socket, so poll waits on it too.)
     if (request == MP_STREAM_POLL && ret != MP_STREAM_ERROR && (arg & MP_STREAM_POLL_RD)
-        && (uws_rx_buffered(CONN(self)) > 0 || self->msg_complete)) {
+        && (uws_rx_ready(CONN(self)) || self->msg_complete)) {
         ret |= MP_STREAM_POLL_RD;
     }
     return ret;
@@ -2118,11 +2126,12 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
     }
     vstr_t out;
     vstr_init(&out, 256 + url->host_len + url->path_len + protocols.len + origin_len + extra.len);
-    byte key[UWS_KEY_LEN];
+    byte key[UWS_KEY_LEN], nonce[UWS_NONCE_LEN];
+    uws_random(nonce, sizeof(nonce));
     size_t n = uws_client_request((byte *)out.buf, out.alloc, (const byte *)url->host, url->host_len,
         url->port, url->tls ? 443 : 80, (const byte *)url->path, url->path_len,
         (const byte *)protocols.buf, protocols.len, (const byte *)origin, origin_len,
-        (const byte *)extra.buf, extra.len, key);
+        (const byte *)extra.buf, extra.len, nonce, key);
     if (n == 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("invalid host, path or header in request"));
     }

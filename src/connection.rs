@@ -119,6 +119,67 @@ pub enum SendError {
     InvalidFrame,
 }
 
+/// Why the transport ended a connection before its close handshake did
+/// (RFC 6455 §7.1.5: the connection then closed with 1006).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TransportError {
+    /// The stream reached end of file.
+    Eof = 0,
+    /// A read or write failed (a reset, a broken pipe).
+    Failed = 1,
+    /// The stream reported more bytes than it was asked for (or a negative
+    /// count): nothing it says can be trusted any more.
+    BadCount = 2,
+    /// A write failed partway through a frame: the peer saw half a frame.
+    PartialWrite = 3,
+    /// A write made no progress for too long partway through a frame.
+    Stalled = 4,
+}
+
+impl TransportError {
+    /// The kind for a number from the host (`UWS_TRANSPORT_*`).
+    pub const fn from_u8(value: u8) -> Option<TransportError> {
+        match value {
+            0 => Some(TransportError::Eof),
+            1 => Some(TransportError::Failed),
+            2 => Some(TransportError::BadCount),
+            3 => Some(TransportError::PartialWrite),
+            4 => Some(TransportError::Stalled),
+            _ => None,
+        }
+    }
+
+    /// The close reason a script sees.
+    pub const fn message(self) -> &'static str {
+        match self {
+            TransportError::Eof => "connection closed by peer",
+            TransportError::Failed => "connection lost",
+            TransportError::BadCount => "stream reported an impossible count",
+            TransportError::PartialWrite => "write failed inside a frame",
+            TransportError::Stalled => "write stalled inside a frame",
+        }
+    }
+}
+
+/// The code a connection whose peer left a keepalive Ping unanswered is
+/// failed with (§7.4.1: 1011, an unexpected condition; what Python's
+/// `websockets` uses too).
+pub const KEEPALIVE_CLOSE: CloseCode = CloseCode::INTERNAL_ERROR;
+
+/// How many bytes the host may report for what [`Connection::want`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxBound {
+    /// Into the core's buffer ([`Want::Internal`]): at most this many.
+    Internal(usize),
+    /// Payload read from the transport ([`Want::Data`]): at most this many.
+    Data(u64),
+    /// Payload copied out of the read-ahead ([`Want::Buffered`]).
+    Buffered(usize),
+    /// Nothing may be reported.
+    Nothing,
+}
+
 /// How the receive side is reading the current frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rx {
@@ -164,6 +225,8 @@ pub struct Connection {
     ahead_end: u8,
     close_received: bool,
     error: Option<ProtocolError>,
+    /// Why the transport failed before the close handshake ended, if it did.
+    transport: Option<TransportError>,
     /// The fragmented message being sent, if any.
     sending: Option<MessageKind>,
     max_message: u64,
@@ -192,6 +255,7 @@ impl Connection {
             ahead_end: 0,
             close_received: false,
             error: None,
+            transport: None,
             sending: None,
             max_message: u64::MAX,
             max_frame: u64::MAX,
@@ -236,7 +300,7 @@ impl Connection {
     /// The payload of the last control frame received (valid until the
     /// next [`want`](Self::want)), or the peer's Close once it came.
     pub fn control_payload(&self) -> &[u8] {
-        &self.control[..self.control_len as usize]
+        self.control.get(..usize::from(self.control_len)).unwrap_or(&[])
     }
 
     /// The peer's close code: `None` before its Close arrived, 1005 when it
@@ -259,6 +323,85 @@ impl Connection {
         }
     }
 
+    /// How the connection ended, for the host to report: the peer's Close
+    /// (its code, 1005 when it gave none, and its reason), else the
+    /// protocol error that failed it (its code and message), else the
+    /// transport's failure (1006 and its message). `None` while none of
+    /// these happened.
+    pub fn end(&self) -> Option<(CloseCode, &[u8])> {
+        if let Some(code) = self.close_code() {
+            return Some((code, self.close_reason()));
+        }
+        if let Some(e) = self.error {
+            return Some((e.close_code(), e.message().as_bytes()));
+        }
+        self.transport.map(|t| (CloseCode::ABNORMAL, t.message().as_bytes()))
+    }
+
+    /// The Close frame we owe, as (code, reason), or `None` when none is
+    /// owed. After the peer's Close (§5.5.1) it echoes the peer's code, and
+    /// 1000 when the peer gave none (1005 never goes on the wire, §7.4.1);
+    /// after a protocol failure (§7.1.7) it carries the error's code and
+    /// message.
+    pub fn close_reply(&self) -> Option<(CloseCode, &'static [u8])> {
+        match self.state {
+            State::CloseReceived => match self.close_code() {
+                Some(code) if code.is_valid_on_wire() => Some((code, b"")),
+                _ => Some((CloseCode::NORMAL, b"")),
+            },
+            State::Failed => self.error.map(|e| (e.close_code(), e.message().as_bytes())),
+            _ => None,
+        }
+    }
+
+    /// The transport failed (`kind` says how): nothing more is read or
+    /// sent. Recorded only when nothing ended the connection before it
+    /// (an end of file after both Close frames is no failure).
+    pub fn fail_transport(&mut self, kind: TransportError) {
+        if !self.close_received && self.error.is_none() && self.transport.is_none() {
+            self.transport = Some(kind);
+        }
+        self.state = State::Closed;
+    }
+
+    /// Whether a receive step can make progress without reading the
+    /// transport: a whole frame header, or message payload, is read ahead,
+    /// or the connection is closed (the step then reports that at once).
+    /// A partial header read ahead is not enough: the step would read.
+    pub fn ready(&self) -> bool {
+        if !matches!(self.state, State::Open | State::CloseSent) {
+            return true;
+        }
+        match self.rx {
+            Rx::Header => self.ahead_header_complete(),
+            Rx::Data => self.ahead_start < self.ahead_end,
+            Rx::Control => false,
+        }
+    }
+
+    /// The most the host may report for what [`want`](Self::want) asks now,
+    /// without want's side effects (it moves a partial header down).
+    pub fn rx_bound(&self) -> RxBound {
+        if !matches!(self.state, State::Open | State::CloseSent) {
+            return RxBound::Nothing;
+        }
+        let ahead = usize::from(self.ahead_end.saturating_sub(self.ahead_start));
+        match self.rx {
+            Rx::Header if self.ahead_header_complete() => RxBound::Internal(0),
+            Rx::Header => RxBound::Internal(MAX_CONTROL_PAYLOAD.saturating_sub(ahead)),
+            Rx::Data if ahead > 0 => RxBound::Buffered(usize::try_from(self.remaining).map_or(ahead, |r| r.min(ahead))),
+            Rx::Data => RxBound::Data(self.remaining),
+            Rx::Control => {
+                let from = usize::from(self.control_len);
+                let to = usize::try_from(self.remaining)
+                    .ok()
+                    .and_then(|r| from.checked_add(r))
+                    .map_or(MAX_CONTROL_PAYLOAD, |to| to.min(MAX_CONTROL_PAYLOAD));
+                RxBound::Internal(to.saturating_sub(from))
+            }
+        }
+    }
+
     /// What to read next.
     pub fn want(&mut self) -> Want<'_> {
         if !matches!(self.state, State::Open | State::CloseSent) {
@@ -278,11 +421,11 @@ impl Connection {
                     self.ahead_end = (end - start) as u8;
                 }
                 let have = self.ahead_end as usize;
-                Want::Internal(&mut self.control[have..])
+                Want::Internal(self.control.get_mut(have..).unwrap_or(&mut []))
             }
             Rx::Data if start < end => {
                 let n = ((end - start) as u64).min(self.remaining) as usize;
-                Want::Buffered(&self.control[start..start + n])
+                Want::Buffered(self.control.get(start..start + n).unwrap_or(&[]))
             }
             Rx::Data => Want::Data(self.remaining),
             Rx::Control => {
@@ -291,14 +434,14 @@ impl Connection {
                 // whole at 125 bytes.
                 let from = self.control_len as usize;
                 let to = (from + self.remaining as usize).min(MAX_CONTROL_PAYLOAD);
-                Want::Internal(&mut self.control[from..to])
+                Want::Internal(self.control.get_mut(from..to).unwrap_or(&mut []))
             }
         }
     }
 
     fn ahead_header_complete(&self) -> bool {
-        match &self.control[self.ahead_start as usize..self.ahead_end as usize] {
-            ahead @ [_, b1, ..] => ahead.len() >= FrameHeader::len_from_prefix(*b1),
+        match self.control.get(self.ahead_start as usize..self.ahead_end as usize) {
+            Some(ahead @ [_, b1, ..]) => ahead.len() >= FrameHeader::len_from_prefix(*b1),
             _ => false,
         }
     }
@@ -327,7 +470,7 @@ impl Connection {
             let event = match self.rx {
                 Rx::Header => {
                     // A partial header waits for more (want() asks).
-                    let Some((header, len)) = FrameHeader::decode(&self.control[start..end])? else {
+                    let Some((header, len)) = FrameHeader::decode(self.control.get(start..end).unwrap_or(&[]))? else {
                         return Ok(Event::Continue);
                     };
                     self.ahead_start += len as u8;
@@ -362,7 +505,7 @@ impl Connection {
             // In u64: `remaining` may not fit a 32-bit usize.
             let n = ((data.len().min(available)) as u64).min(self.remaining) as usize;
             self.ahead_start += n as u8;
-            let result = self.data_filled(&mut data[..n]);
+            let result = self.data_filled(data.get_mut(..n).unwrap_or(&mut []));
             return self.check(result);
         }
         let result = self.data_filled(data);
@@ -430,7 +573,7 @@ impl Connection {
             return Ok(Event::Continue);
         }
         let n = (data.len() as u64).min(self.remaining) as usize;
-        let data = &mut data[..n];
+        let data = data.get_mut(..n).unwrap_or(&mut []);
         if let Some(key) = self.mask {
             apply_mask(data, key, self.mask_phase as usize);
             self.mask_phase = ((self.mask_phase as usize + n) & 3) as u8;
@@ -463,7 +606,7 @@ impl Connection {
         }
         let len = self.control_len as usize;
         if let Some(key) = self.mask {
-            apply_mask(&mut self.control[..len], key, 0);
+            apply_mask(self.control.get_mut(..len).unwrap_or(&mut []), key, 0);
         }
         self.rx = Rx::Header;
         match self.opcode {
@@ -642,10 +785,17 @@ pub fn close_payload(
     if core::str::from_utf8(reason).is_err() {
         return Err(SendError::InvalidFrame);
     }
-    out[..2].copy_from_slice(&code.0.to_be_bytes());
-    out[2..2 + reason.len()].copy_from_slice(reason);
-    Ok(2 + reason.len())
+    let [hi, lo] = code.0.to_be_bytes();
+    let len = 2 + reason.len();
+    match out.get_mut(..len) {
+        Some([h, l, rest @ ..]) => {
+            (*h, *l) = (hi, lo);
+            rest.copy_from_slice(reason);
+        }
+        _ => return Err(SendError::InvalidFrame),
+    }
+    Ok(len)
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -5,50 +5,24 @@
 //! Conventions: functions are prefixed `uws_`; a connection is an opaque
 //! `uws_conn` living in memory the host allocates (`uws_conn_size()` bytes,
 //! aligned to `uws_conn_align()`); receive calls return an `UWS_EV_*` event
-//! (>= 0) or a negated close code (< 0) when the peer broke the protocol.
+//! (>= 0), a negated close code (<= -1000) when the peer broke the protocol,
+//! or `UWS_RX_BAD_COUNT` when the host reported more bytes than were asked.
+//!
+//! Nothing here calls back into the host, and nothing here can panic (the
+//! release build is checked by `tools/panic_check.sh`): a host whose calls
+//! may raise (MicroPython's exceptions are a longjmp) draws random bytes and
+//! everything else it needs before calling in, and raises after the core
+//! has returned.
 #![allow(unsafe_code)]
 #![allow(clippy::missing_safety_doc)]
 
 use core::slice;
 
 use crate::close::CloseCode;
-use crate::connection::{close_payload, Connection, Event, MessageKind, Role, SendError, State, Want};
+use crate::connection::{
+    close_payload, Connection, Event, MessageKind, Role, RxBound, SendError, State, TransportError, Want,
+};
 use crate::frame::{self, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use crate::host;
-
-/// Random bytes from the host's source (masking keys, handshake nonces).
-#[cfg(not(test))]
-pub(crate) fn random<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // SAFETY: the hook writes exactly `len` bytes into `buf`, which is valid
-    // for writes of N bytes for the duration of the call.
-    unsafe { host::uws_host_random(buf.as_mut_ptr(), N) };
-    buf
-}
-
-/// Tests run without a host: a fixed-seed generator stands in.
-#[cfg(test)]
-pub(crate) fn random<const N: usize>() -> [u8; N] {
-    use core::sync::atomic::{AtomicU32, Ordering};
-    static STATE: AtomicU32 = AtomicU32::new(0x9E37_79B9);
-    let mut buf = [0u8; N];
-    for b in buf.iter_mut() {
-        let mut x = STATE.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        STATE.store(x, Ordering::Relaxed);
-        *b = x as u8;
-    }
-    buf
-}
-
-/// Hand a panic to the host (see the panic handler in lib.rs).
-#[cfg(all(not(test), panic = "abort"))]
-pub(crate) fn fatal() -> ! {
-    // SAFETY: the hook takes no arguments and never returns.
-    unsafe { host::uws_host_fatal() }
-}
 
 /// More bytes are needed.
 pub const UWS_EV_CONTINUE: i32 = 0;
@@ -75,6 +49,19 @@ pub const UWS_STATE_CLOSE_RECEIVED: u8 = 2;
 pub const UWS_STATE_FAILED: u8 = 3;
 pub const UWS_STATE_CLOSED: u8 = 4;
 
+/// A receive call reported more bytes than `uws_rx_want` asked for (a
+/// stream that lies about its count): refused, nothing is used, and the
+/// connection is failed as by `uws_fail_transport(c, UWS_TRANSPORT_BAD_COUNT)`.
+/// Distinct from every negated close code (those are <= -1000).
+pub const UWS_RX_BAD_COUNT: i32 = -1;
+
+/// `uws_fail_transport` kinds.
+pub const UWS_TRANSPORT_EOF: u8 = 0;
+pub const UWS_TRANSPORT_FAILED: u8 = 1;
+pub const UWS_TRANSPORT_BAD_COUNT: u8 = 2;
+pub const UWS_TRANSPORT_PARTIAL_WRITE: u8 = 3;
+pub const UWS_TRANSPORT_STALLED: u8 = 4;
+
 /// `uws_tx_*` errors.
 pub const UWS_TX_CLOSED: i32 = -1;
 pub const UWS_TX_IN_PROGRESS: i32 = -2;
@@ -91,6 +78,10 @@ const _: () = {
     assert!(UWS_STATE_OPEN == State::Open as u8 && UWS_STATE_CLOSE_SENT == State::CloseSent as u8);
     assert!(UWS_STATE_CLOSE_RECEIVED == State::CloseReceived as u8 && UWS_STATE_FAILED == State::Failed as u8);
     assert!(UWS_STATE_CLOSED == State::Closed as u8);
+    assert!(UWS_TRANSPORT_EOF == TransportError::Eof as u8 && UWS_TRANSPORT_FAILED == TransportError::Failed as u8);
+    assert!(UWS_TRANSPORT_BAD_COUNT == TransportError::BadCount as u8);
+    assert!(UWS_TRANSPORT_PARTIAL_WRITE == TransportError::PartialWrite as u8);
+    assert!(UWS_TRANSPORT_STALLED == TransportError::Stalled as u8);
     assert!(UWS_OP_CLOSE == OpCode::Close as u8 && UWS_OP_PING == OpCode::Ping as u8 && UWS_OP_PONG == OpCode::Pong as u8);
 };
 
@@ -117,6 +108,14 @@ unsafe fn write_out(dst: *mut u8, src: &[u8]) {
         // SAFETY: the host passes a buffer valid for src.len() bytes, which
         // cannot overlap the core's own `src`.
         unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+    }
+}
+
+/// Store a length through an out-pointer (nothing for NULL).
+unsafe fn write_len(len: *mut usize, value: usize) {
+    if !len.is_null() {
+        // SAFETY: the host passes a valid out-pointer (its local).
+        unsafe { len.write(value) };
     }
 }
 
@@ -203,26 +202,56 @@ fn event_code(result: Result<Event, crate::ProtocolError>) -> i32 {
 }
 
 /// Report `n` bytes written where `uws_rx_want` pointed `*internal`.
+///
+/// `n` must not exceed the count `uws_rx_want` returned: a larger one is
+/// refused with `UWS_RX_BAD_COUNT` (nothing is used, the connection fails
+/// as a transport failure). The shim raises ConnectionClosed(1006) for it.
 #[no_mangle]
 pub unsafe extern "C" fn uws_rx_filled(c: *mut Connection, n: usize) -> i32 {
     let c = unsafe { conn(c) };
-    // Never take more than was asked for (nothing to bound for 0: the
-    // report that the next header was read ahead, once per small message).
-    let n = match n {
-        0 => 0,
-        _ => match c.want() {
-            Want::Internal(buf) => n.min(buf.len()),
-            _ => 0,
-        },
-    };
+    // Nothing to bound for 0: the report that the next header was read
+    // ahead, once per small message.
+    if n != 0 && !matches!(c.rx_bound(), RxBound::Internal(max) if n <= max) {
+        return bad_count(c);
+    }
     event_code(c.filled(n))
 }
 
-/// Report `n` payload bytes read into `data` (unmasked in place).
+fn bad_count(c: &mut Connection) -> i32 {
+    c.fail_transport(TransportError::BadCount);
+    UWS_RX_BAD_COUNT
+}
+
+/// Report `n` payload bytes read into `data` (unmasked in place): read from
+/// the transport for a `uws_rx_want` that set neither out-pointer, or
+/// copied from `*buffered`.
+///
+/// `n` must not exceed the count `uws_rx_want` returned (nor be reported
+/// when it asked for an internal read): a larger one is refused with
+/// `UWS_RX_BAD_COUNT`, before `data` is touched, and the connection fails as
+/// a transport failure. `data` must be valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn uws_rx_data(c: *mut Connection, data: *mut u8, n: usize) -> i32 {
     let c = unsafe { conn(c) };
+    let fits = match c.rx_bound() {
+        RxBound::Data(max) => n as u64 <= max,
+        RxBound::Buffered(max) => n <= max,
+        RxBound::Internal(_) | RxBound::Nothing => n == 0,
+    };
+    if !fits || (data.is_null() && n > 0) {
+        return bad_count(c);
+    }
     event_code(c.data_received(unsafe { bytes_mut(data, n) }))
+}
+
+/// Whether a receive step can make progress without reading the transport:
+/// a whole frame header or message payload is read ahead, or the connection
+/// is closed (the step reports that at once). A partial header read ahead
+/// is not enough. The shim's poll ioctl reports POLLIN for a WebSocket when
+/// this is true, and otherwise asks the stream underneath.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_ready(c: *mut Connection) -> bool {
+    unsafe { conn(c) }.ready()
 }
 
 /// Whether the message being (or last) received is text.
@@ -241,7 +270,7 @@ pub unsafe extern "C" fn uws_rx_in_message(c: *mut Connection) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn uws_control_payload(c: *mut Connection, len: *mut usize) -> *const u8 {
     let payload = unsafe { conn(c) }.control_payload();
-    unsafe { len.write(payload.len()) };
+    unsafe { write_len(len, payload.len()) };
     payload.as_ptr()
 }
 
@@ -255,7 +284,7 @@ pub unsafe extern "C" fn uws_close_code(c: *mut Connection) -> u16 {
 #[no_mangle]
 pub unsafe extern "C" fn uws_close_reason(c: *mut Connection, len: *mut usize) -> *const u8 {
     let reason = unsafe { conn(c) }.close_reason();
-    unsafe { len.write(reason.len()) };
+    unsafe { write_len(len, reason.len()) };
     reason.as_ptr()
 }
 
@@ -263,7 +292,7 @@ pub unsafe extern "C" fn uws_close_reason(c: *mut Connection, len: *mut usize) -
 #[no_mangle]
 pub unsafe extern "C" fn uws_error_message(c: *mut Connection, len: *mut usize) -> *const u8 {
     let message = unsafe { conn(c) }.error().map_or("", |e| e.message());
-    unsafe { len.write(message.len()) };
+    unsafe { write_len(len, message.len()) };
     message.as_ptr()
 }
 
@@ -277,6 +306,37 @@ pub unsafe extern "C" fn uws_state(c: *mut Connection) -> u8 {
 #[no_mangle]
 pub unsafe extern "C" fn uws_transport_closed(c: *mut Connection) {
     unsafe { conn(c) }.transport_closed()
+}
+
+/// The transport failed (`kind`: a `UWS_TRANSPORT_*` value; an unknown one
+/// counts as UWS_TRANSPORT_FAILED): nothing more is read or sent, and,
+/// unless the connection had already ended (a Close received, a protocol
+/// error), `uws_end_code` is then 1006 and `uws_end_reason` says why. The
+/// shim calls it where it meets the failure, then raises
+/// ConnectionClosed(uws_end_code, uws_end_reason).
+#[no_mangle]
+pub unsafe extern "C" fn uws_fail_transport(c: *mut Connection, kind: u8) {
+    let kind = TransportError::from_u8(kind).unwrap_or(TransportError::Failed);
+    unsafe { conn(c) }.fail_transport(kind)
+}
+
+/// How the connection ended: the peer's close code (1005 when its Close
+/// had none), else the protocol error's code, else 1006 after
+/// `uws_fail_transport`; 0 while none of these happened. With
+/// `uws_end_reason`, what close_code/close_reason and the ConnectionClosed
+/// exception report, so that the three always agree.
+#[no_mangle]
+pub unsafe extern "C" fn uws_end_code(c: *mut Connection) -> u16 {
+    unsafe { conn(c) }.end().map_or(0, |(code, _)| code.0)
+}
+
+/// The reason that goes with `uws_end_code` (UTF-8, not NUL-terminated;
+/// empty when the peer gave none or nothing ended the connection).
+#[no_mangle]
+pub unsafe extern "C" fn uws_end_reason(c: *mut Connection, len: *mut usize) -> *const u8 {
+    let reason = unsafe { conn(c) }.end().map_or(&[][..], |(_, reason)| reason);
+    unsafe { write_len(len, reason.len()) };
+    reason.as_ptr()
 }
 
 /// Write the header of the next frame into `out` (UWS_MAX_HEADER bytes)
@@ -304,37 +364,66 @@ fn write_header(
     header.encode(out) as i32
 }
 
-fn mask_key(c: &Connection) -> [u8; 4] {
+/// The masking key for the next frame: the host's 4 random bytes in the
+/// client role (§5.3: fresh and unpredictable for every frame), none in the
+/// server role. `None` when a client was given no bytes.
+unsafe fn mask_key(c: &Connection, random: *const u8) -> Option<[u8; 4]> {
     match c.role() {
-        // §5.3: a fresh, unpredictable key for every frame.
-        Role::Client => random(),
-        Role::Server => [0; 4],
+        Role::Client => match *unsafe { bytes(random, 4) } {
+            [a, b, c, d] => Some([a, b, c, d]),
+            _ => None,
+        },
+        Role::Server => Some([0; 4]),
+    }
+}
+
+/// How many random bytes `uws_tx_data_header` and `uws_tx_control_header`
+/// need as `random`: 4 in the client role (the masking key), 0 in the
+/// server role. The shim draws that many before each header:
+/// `byte random[4]; uws_random(random, uws_tx_random_len(c));`.
+#[no_mangle]
+pub unsafe extern "C" fn uws_tx_random_len(c: *mut Connection) -> usize {
+    match unsafe { conn(c) }.role() {
+        Role::Client => 4,
+        Role::Server => 0,
     }
 }
 
 /// Header of a data frame of `len` payload bytes (text or binary; `fin`
 /// false to send the message in fragments, later frames continue it).
+/// `random`: `uws_tx_random_len(c)` random bytes from the host (the masking
+/// key in the client role; may be NULL in the server role: a client given
+/// NULL gets UWS_TX_INVALID; it may be the same buffer as `key`). The core
+/// never asks the host for randomness.
 #[no_mangle]
 pub unsafe extern "C" fn uws_tx_data_header(
     c: *mut Connection,
     text: bool,
     fin: bool,
     len: u64,
+    random: *const u8,
     out: *mut u8,
     key: *mut u8,
 ) -> i32 {
     let c = unsafe { conn(c) };
     let kind = if text { MessageKind::Text } else { MessageKind::Binary };
-    let k = mask_key(c);
+    let Some(k) = (unsafe { mask_key(c, random) }) else {
+        return UWS_TX_INVALID;
+    };
+    if out.is_null() {
+        return UWS_TX_INVALID;
+    }
     write_header(c.data_header(kind, fin, len, k), out, key)
 }
 
 /// Header of a control frame (`UWS_OP_PING`, `UWS_OP_PONG`, `UWS_OP_CLOSE`).
+/// `random` as for `uws_tx_data_header`.
 #[no_mangle]
 pub unsafe extern "C" fn uws_tx_control_header(
     c: *mut Connection,
     opcode: u8,
     len: usize,
+    random: *const u8,
     out: *mut u8,
     key: *mut u8,
 ) -> i32 {
@@ -342,7 +431,12 @@ pub unsafe extern "C" fn uws_tx_control_header(
     let Some(opcode) = OpCode::from_u8(opcode) else {
         return UWS_TX_INVALID;
     };
-    let k = mask_key(c);
+    let Some(k) = (unsafe { mask_key(c, random) }) else {
+        return UWS_TX_INVALID;
+    };
+    if out.is_null() {
+        return UWS_TX_INVALID;
+    }
     write_header(c.control_header(opcode, len, k), out, key)
 }
 
@@ -393,6 +487,8 @@ use crate::handshake::{self, HandshakeError};
 pub const UWS_MAX_HEADERS: usize = 32;
 /// Length of a Sec-WebSocket-Key.
 pub const UWS_KEY_LEN: usize = 24;
+/// Random bytes a Sec-WebSocket-Key is made from (§4.1: a 16-byte nonce).
+pub const UWS_NONCE_LEN: usize = 16;
 
 const _: () = assert!(UWS_MAX_HEADERS == handshake::MAX_HEADERS);
 
@@ -539,10 +635,11 @@ pub unsafe extern "C" fn uws_server_handshake(
     }
 }
 
-/// Client side: write the upgrade request into `out` with a fresh key,
-/// which is also copied to `key_out` (UWS_KEY_LEN bytes) for checking the
-/// answer. `origin` NULL for none. Returns the request length, 0 when `out`
-/// is too small.
+/// Client side: write the upgrade request into `out` with the key made from
+/// `nonce` (UWS_NONCE_LEN random bytes the host draws, §4.1), which is also
+/// copied to `key_out` (UWS_KEY_LEN bytes) for checking the answer.
+/// `origin` NULL for none. Returns the request length, 0 when `out` is too
+/// small, a field would break the head, or `nonce` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn uws_client_request(
     out: *mut u8,
@@ -559,9 +656,13 @@ pub unsafe extern "C" fn uws_client_request(
     origin_len: usize,
     extra: *const u8,
     extra_len: usize,
+    nonce: *const u8,
     key_out: *mut u8,
 ) -> usize {
-    let key = handshake::client_key(&random());
+    let Ok(nonce) = <&[u8; UWS_NONCE_LEN]>::try_from(unsafe { bytes(nonce, UWS_NONCE_LEN) }) else {
+        return 0;
+    };
+    let key = handshake::client_key(nonce);
     unsafe { write_out(key_out, &key) };
     handshake::write_request(
         unsafe { bytes_mut(out, out_cap) },
@@ -618,5 +719,542 @@ pub unsafe extern "C" fn uws_client_response(
             result.fail(response.status, e);
             false
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Decisions the shim used to make itself: the close-code policy, URLs,
+// plain HTTP, keepalive timing. Sans-IO like the rest: the shim converts
+// Python values, calls these, and acts on the result.
+
+use crate::http::{self as http_head, HeadReader, HeadState, WriteError};
+use crate::keepalive::{Action, Keepalive};
+use crate::url;
+
+/// The Close frame's payload the connection owes (code and reason) into
+/// `out` (UWS_MAX_CONTROL bytes): the peer's code echoed (1000 when its
+/// Close had none), or the protocol error's code and message. Returns the
+/// length, or UWS_TX_CLOSED when no Close is owed. The shim, on
+/// UWS_EV_CLOSE or a negated close code: `n = uws_close_reply(c, buf); if
+/// (n >= 0) send a Close with buf[..n]`, then closes the stream.
+#[no_mangle]
+pub unsafe extern "C" fn uws_close_reply(c: *mut Connection, out: *mut u8) -> i32 {
+    let Some((code, reason)) = unsafe { conn(c) }.close_reply() else {
+        return UWS_TX_CLOSED;
+    };
+    if out.is_null() {
+        return UWS_TX_INVALID;
+    }
+    // SAFETY: the host passes UWS_MAX_CONTROL writable bytes.
+    let out = unsafe { &mut *(out as *mut [u8; MAX_CONTROL_PAYLOAD]) };
+    match close_payload(code, reason, out) {
+        Ok(n) => n as i32,
+        Err(_) => UWS_TX_INVALID,
+    }
+}
+
+/// The code a keepalive failure closes with (1011).
+pub const UWS_KEEPALIVE_CLOSE: u16 = 1011;
+const _: () = assert!(UWS_KEEPALIVE_CLOSE == crate::connection::KEEPALIVE_CLOSE.0);
+
+/// A parsed `ws://` / `wss://` URL: spans of the string passed.
+#[repr(C)]
+pub struct uws_url {
+    pub tls: bool,
+    pub port: u16,
+    /// The port `uws_client_request` leaves out of Host (80 or 443).
+    pub default_port: u16,
+    /// As written; an IPv6 literal keeps its brackets (strip them for DNS).
+    pub host: uws_span,
+    /// Path and query; len 0 means "/".
+    pub path: uws_span,
+    /// Whether there was a `user[:password]@`; both percent-encoded.
+    pub has_userinfo: bool,
+    pub user: uws_span,
+    pub password: uws_span,
+    /// When parsing fails: why (not NUL-terminated), for a ValueError.
+    pub message: *const u8,
+    pub message_len: usize,
+}
+
+/// Parse a URL. Returns false, with `out->message` set, for anything but a
+/// valid `ws://` or `wss://` URL (and for one over 65535 bytes). The shim
+/// calls it with the str's bytes and keeps the str alive while it uses the
+/// spans; with `has_userinfo` it adds the line `uws_basic_auth` writes to
+/// the extra headers.
+#[no_mangle]
+pub unsafe extern "C" fn uws_url_parse(s: *const u8, len: usize, out: *mut uws_url) -> bool {
+    if out.is_null() {
+        return false;
+    }
+    let text = unsafe { bytes(s, len) };
+    // SAFETY: the host passes a writable uws_url.
+    let out = unsafe { &mut *out };
+    *out = uws_url {
+        tls: false,
+        port: 0,
+        default_port: 0,
+        host: uws_span::default(),
+        path: uws_span::default(),
+        has_userinfo: false,
+        user: uws_span::default(),
+        password: uws_span::default(),
+        message: core::ptr::null(),
+        message_len: 0,
+    };
+    let parsed = if text.len() > usize::from(u16::MAX) { Err(url::UrlError::Host) } else { url::parse(text) };
+    match parsed {
+        Ok(u) => {
+            out.tls = u.tls;
+            out.port = u.port;
+            out.default_port = u.default_port();
+            out.host = uws_span::of(text, u.host);
+            // The "/" default is not part of the string: an empty span.
+            out.path = uws_span::of(text, u.path);
+            if let Some((user, password)) = u.userinfo {
+                out.has_userinfo = true;
+                out.user = uws_span::of(text, user);
+                out.password = uws_span::of(text, password);
+            }
+            true
+        }
+        Err(e) => {
+            out.message = e.message().as_ptr();
+            out.message_len = e.message().len();
+            false
+        }
+    }
+}
+
+/// Write `Authorization: Basic ...\r\n` (RFC 7617) for a URL's userinfo
+/// (the percent-encoded spans `uws_url_parse` gave) into `out`. Returns its
+/// length, 0 when the credentials are invalid (a bad escape, a control
+/// character, a colon in the user, over 255 bytes decoded) or `out` is too
+/// small (400 bytes always suffice).
+#[no_mangle]
+pub unsafe extern "C" fn uws_basic_auth(
+    user: *const u8,
+    user_len: usize,
+    password: *const u8,
+    password_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> usize {
+    let (user, password) = unsafe { (bytes(user, user_len), bytes(password, password_len)) };
+    url::basic_auth(user, password, unsafe { bytes_mut(out, out_cap) }).unwrap_or(0)
+}
+
+/// The reason phrase for an HTTP status (empty for an uncommon one): its
+/// bytes (not NUL-terminated) and their count in `*len`.
+#[no_mangle]
+pub extern "C" fn uws_http_reason(status: u16, len: *mut usize) -> *const u8 {
+    let phrase = http_head::reason_phrase(status);
+    unsafe { write_len(len, phrase.len()) };
+    phrase.as_ptr()
+}
+
+/// `uws_http_*` results other than a length.
+pub const UWS_HTTP_INVALID: isize = -1;
+
+fn http_result(result: Result<usize, WriteError>) -> isize {
+    match result {
+        Ok(n) => n as isize,
+        // The size needed, negated past UWS_HTTP_INVALID: -(needed + 2).
+        Err(WriteError::NoRoom(n)) => -(n.min(isize::MAX as usize - 2) as isize) - 2,
+        Err(WriteError::Invalid) => UWS_HTTP_INVALID,
+    }
+}
+
+/// Write one extra header line `name: value\r\n` into `out`, refusing a
+/// name that is not a token and a value with CR, LF or another control
+/// byte (header injection). Returns the length; UWS_HTTP_INVALID for a bad
+/// field (the shim raises ValueError); -(needed + 2) when `out` is too
+/// small. The shim calls it for each item of `headers=` (dict or pairs)
+/// into a growing vstr, before anything is written to the socket.
+#[no_mangle]
+pub unsafe extern "C" fn uws_http_header_line(
+    name: *const u8,
+    name_len: usize,
+    value: *const u8,
+    value_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> isize {
+    let (name, value) = unsafe { (bytes(name, name_len), bytes(value, value_len)) };
+    http_result(http_head::header_line(name, value, unsafe { bytes_mut(out, out_cap) }))
+}
+
+/// Whether `item` may be one element of the subprotocol or origin lists
+/// (visible ASCII, no comma, not empty). The shim checks each item of
+/// `subprotocols=` / `origins=` (ValueError otherwise) and joins them with
+/// ", " / ",".
+#[no_mangle]
+pub unsafe extern "C" fn uws_http_list_item_ok(item: *const u8, len: usize) -> bool {
+    http_head::is_list_item(unsafe { bytes(item, len) })
+}
+
+/// Write the head of respond()'s answer into `out`: status line (status
+/// 100-999, the reason from the table), Content-Type, `extra` (lines from
+/// uws_http_header_line), Content-Length: `body_len`, Connection: close,
+/// blank line. The shim writes the body after it. Returns the length;
+/// UWS_HTTP_INVALID for a bad status or content type (ValueError, nothing
+/// written); -(needed + 2) when `out` is too small (grow and call again).
+#[no_mangle]
+pub unsafe extern "C" fn uws_http_response(
+    status: u16,
+    content_type: *const u8,
+    content_type_len: usize,
+    extra: *const u8,
+    extra_len: usize,
+    body_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> isize {
+    let (content_type, extra) = unsafe { (bytes(content_type, content_type_len), bytes(extra, extra_len)) };
+    http_result(http_head::write_response(unsafe { bytes_mut(out, out_cap) }, status, content_type, extra, body_len))
+}
+
+/// Write a complete plain-text refusal (status line, Content-Type:
+/// text/plain, `extra` lines, Content-Length, Connection: close, blank
+/// line, `message` as the body) into `out`. Results as uws_http_response.
+#[no_mangle]
+pub unsafe extern "C" fn uws_http_refusal(
+    status: u16,
+    extra: *const u8,
+    extra_len: usize,
+    message: *const u8,
+    message_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> isize {
+    let (extra, message) = unsafe { (bytes(extra, extra_len), bytes(message, message_len)) };
+    http_result(http_head::write_refusal(unsafe { bytes_mut(out, out_cap) }, status, extra, message))
+}
+
+/// A request or response head being read (embed it; no heap).
+#[allow(non_camel_case_types)]
+pub type uws_head_reader = HeadReader;
+
+/// `uws_head_feed` results.
+pub const UWS_HEAD_INCOMPLETE: u8 = 0;
+pub const UWS_HEAD_COMPLETE: u8 = 1;
+pub const UWS_HEAD_TOO_LONG: u8 = 2;
+
+/// Start reading a head of at most `max` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn uws_head_init(r: *mut uws_head_reader, max: usize) {
+    if !r.is_null() {
+        // SAFETY: the host passes a writable uws_head_reader.
+        unsafe { r.write(HeadReader::new(max)) };
+    }
+}
+
+/// How many bytes the next read may ask for without reading past the
+/// head's blank line (0 when complete or too long). The shim's loop:
+/// `while ((want = uws_head_next(&r)) > 0) { n = read(stream, buf + len,
+/// want); (n > want: EIO) state = uws_head_feed(&r, buf + len, n); len += n; }`.
+#[no_mangle]
+pub unsafe extern "C" fn uws_head_next(r: *const uws_head_reader) -> usize {
+    if r.is_null() {
+        return 0;
+    }
+    // SAFETY: the host passes the reader it initialised.
+    unsafe { &*r }.next_read()
+}
+
+/// Take `n` bytes just read (more than `uws_head_next` allowed are not
+/// looked at). Returns a UWS_HEAD_* state; UWS_HEAD_TOO_LONG means 431.
+#[no_mangle]
+pub unsafe extern "C" fn uws_head_feed(r: *mut uws_head_reader, data: *const u8, n: usize) -> u8 {
+    if r.is_null() {
+        return UWS_HEAD_TOO_LONG;
+    }
+    // SAFETY: the host passes the reader it initialised.
+    let r = unsafe { &mut *r };
+    match r.feed(unsafe { bytes(data, n) }) {
+        HeadState::Incomplete => UWS_HEAD_INCOMPLETE,
+        HeadState::Complete => UWS_HEAD_COMPLETE,
+        HeadState::TooLong => UWS_HEAD_TOO_LONG,
+    }
+}
+
+/// The `index`-th distinct header field of a request head, as the request's
+/// header dict holds it: the name lower-cased into `name_out`, the values
+/// of every field of that name joined with ", " (RFC 9110 §5.3) into
+/// `value_out`; both buffers `len` bytes (always enough). Returns false past
+/// the last field or for a head that does not parse. The shim: `for (i =
+/// 0; uws_request_header(head, len, i, name, &nl, value, &vl); ++i)
+/// dict[str(name)] = str_or_bytes(value)`.
+#[no_mangle]
+pub unsafe extern "C" fn uws_request_header(
+    head: *const u8,
+    len: usize,
+    index: usize,
+    name_out: *mut u8,
+    name_len: *mut usize,
+    value_out: *mut u8,
+    value_len: *mut usize,
+) -> bool {
+    let head = unsafe { bytes(head, len) };
+    let Ok(parsed) = http_head::parse_request_head(head) else {
+        return false;
+    };
+    let (name_buf, value_buf) = unsafe { (bytes_mut(name_out, len), bytes_mut(value_out, len)) };
+    match http_head::joined_field(&parsed.fields, index, name_buf, value_buf) {
+        Some((n, v)) => {
+            unsafe {
+                write_len(name_len, n);
+                write_len(value_len, v);
+            }
+            true
+        }
+        None => false,
+    }
+}
+
+/// Keepalive timer state (embed it in the WebSocket object; zeroed or
+/// `uws_keepalive_set(k, 0, 0, now)` is off).
+#[allow(non_camel_case_types)]
+pub type uws_keepalive_state = Keepalive;
+
+/// `uws_keepalive_poll` results besides a wait in ms (>= 0).
+pub const UWS_KEEPALIVE_OFF: i64 = -1;
+pub const UWS_KEEPALIVE_PING: i64 = -2;
+pub const UWS_KEEPALIVE_DEAD: i64 = -3;
+
+/// Set the ping interval and timeout in integer milliseconds (the shim
+/// converts seconds, refusing NaN and infinities itself); interval 0 turns
+/// keepalive off, timeout 0 means the interval. Returns false (nothing
+/// changed: ValueError) for a negative value or one over 2^31 - 1 ms.
+/// `now`: mp_hal_ticks_ms().
+#[no_mangle]
+pub unsafe extern "C" fn uws_keepalive_set(k: *mut uws_keepalive_state, interval_ms: i64, timeout_ms: i64, now: u32) -> bool {
+    if k.is_null() {
+        return false;
+    }
+    // SAFETY: the host passes its embedded keepalive state.
+    unsafe { &mut *k }.set(interval_ms, timeout_ms, now).is_ok()
+}
+
+/// Bytes arrived from the peer at `now`: the shim calls it after every
+/// read that returned bytes.
+#[no_mangle]
+pub unsafe extern "C" fn uws_keepalive_received(k: *mut uws_keepalive_state, now: u32) {
+    if !k.is_null() {
+        // SAFETY: as above.
+        unsafe { &mut *k }.received(now)
+    }
+}
+
+/// What to do at `now`: ms to wait (>= 0: keepalive() returns it),
+/// UWS_KEEPALIVE_OFF, UWS_KEEPALIVE_PING (send a Ping now; counted as
+/// sent), UWS_KEEPALIVE_DEAD (fail the connection with UWS_KEEPALIVE_CLOSE).
+/// The shim calls it before every blocking read and from keepalive().
+#[no_mangle]
+pub unsafe extern "C" fn uws_keepalive_poll(k: *mut uws_keepalive_state, now: u32) -> i64 {
+    if k.is_null() {
+        return UWS_KEEPALIVE_OFF;
+    }
+    // SAFETY: as above.
+    match unsafe { &mut *k }.poll(now) {
+        Action::Off => UWS_KEEPALIVE_OFF,
+        Action::Wait(ms) => i64::from(ms),
+        Action::SendPing => UWS_KEEPALIVE_PING,
+        Action::PeerDead => UWS_KEEPALIVE_DEAD,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::tests::frame;
+    use std::vec;
+
+    fn new_conn(server: bool) -> std::boxed::Box<core::mem::MaybeUninit<Connection>> {
+        let mut mem = std::boxed::Box::new(core::mem::MaybeUninit::<Connection>::uninit());
+        assert!(unsafe { uws_conn_init(mem.as_mut_ptr(), server, 0, 0) });
+        mem
+    }
+
+    #[test]
+    fn counts_over_what_was_asked_are_refused() {
+        let mut mem = new_conn(false);
+        let c = mem.as_mut_ptr();
+        let (mut internal, mut buffered) = (core::ptr::null_mut(), core::ptr::null());
+        let asked = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+        assert!(!internal.is_null() && asked > 0);
+        // A stream that claims more than the buffer it was handed.
+        assert_eq!(unsafe { uws_rx_filled(c, asked + 1) }, UWS_RX_BAD_COUNT);
+        assert_eq!(unsafe { uws_state(c) }, UWS_STATE_CLOSED);
+        assert_eq!(unsafe { uws_end_code(c) }, 1006);
+        let mut len = 0;
+        let reason = unsafe { uws_end_reason(c, &mut len) };
+        let reason = unsafe { core::slice::from_raw_parts(reason, len) };
+        assert_eq!(reason, TransportError::BadCount.message().as_bytes());
+
+        // Payload: at most what remains of the frame.
+        let mut mem = new_conn(false);
+        let c = mem.as_mut_ptr();
+        let wire = frame(Role::Server, 0x2, true, &[3; 300]);
+        let asked = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+        let n = asked.min(wire.len());
+        unsafe { core::ptr::copy_nonoverlapping(wire.as_ptr(), internal, n) };
+        assert_eq!(unsafe { uws_rx_filled(c, n) }, UWS_EV_CONTINUE);
+        let buffered_len = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+        assert!(!buffered.is_null());
+        let mut out = vec![0u8; 400];
+        unsafe { core::ptr::copy_nonoverlapping(buffered, out.as_mut_ptr(), buffered_len) };
+        assert_eq!(unsafe { uws_rx_data(c, out.as_mut_ptr(), buffered_len + 1) }, UWS_RX_BAD_COUNT);
+        assert_eq!(unsafe { uws_end_code(c) }, 1006);
+
+        let mut mem = new_conn(false);
+        let c = mem.as_mut_ptr();
+        unsafe { uws_rx_want(c, &mut internal, &mut buffered) };
+        unsafe { core::ptr::copy_nonoverlapping(wire.as_ptr(), internal, 4) };
+        assert_eq!(unsafe { uws_rx_filled(c, 4) }, UWS_EV_CONTINUE);
+        let asked = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+        assert_eq!((asked, internal, buffered), (300, core::ptr::null_mut(), core::ptr::null()));
+        assert_eq!(unsafe { uws_rx_data(c, out.as_mut_ptr(), 301) }, UWS_RX_BAD_COUNT);
+        // A payload report where an internal read was asked: refused too.
+        let mut mem = new_conn(true);
+        let c = mem.as_mut_ptr();
+        unsafe { uws_rx_want(c, &mut internal, &mut buffered) };
+        assert_eq!(unsafe { uws_rx_data(c, out.as_mut_ptr(), 1) }, UWS_RX_BAD_COUNT);
+        // Within bounds, nothing changes.
+        let mut mem = new_conn(true);
+        let c = mem.as_mut_ptr();
+        assert_eq!(unsafe { uws_rx_filled(c, 0) }, UWS_EV_CONTINUE);
+        assert_eq!(unsafe { uws_state(c) }, UWS_STATE_OPEN);
+        assert_eq!(unsafe { uws_end_code(c) }, 0);
+    }
+
+    #[test]
+    fn masking_keys_come_from_the_caller() {
+        let mut header = [0u8; UWS_MAX_HEADER];
+        let mut key = [0u8; 4];
+        let random = [9u8, 8, 7, 6];
+        let mut client = new_conn(false);
+        let c = client.as_mut_ptr();
+        assert_eq!(unsafe { uws_tx_random_len(c) }, 4);
+        assert_eq!(
+            unsafe { uws_tx_data_header(c, true, true, 5, core::ptr::null(), header.as_mut_ptr(), key.as_mut_ptr()) },
+            UWS_TX_INVALID
+        );
+        let n = unsafe { uws_tx_data_header(c, true, true, 5, random.as_ptr(), header.as_mut_ptr(), key.as_mut_ptr()) };
+        assert_eq!(&header[..n as usize], &[0x81, 0x85, 9, 8, 7, 6]);
+        assert_eq!(key, random);
+        // The same buffer in and out.
+        let mut inout = [1u8, 2, 3, 4];
+        let n = unsafe { uws_tx_control_header(c, UWS_OP_PING, 0, inout.as_ptr(), header.as_mut_ptr(), inout.as_mut_ptr()) };
+        assert_eq!((&header[..n as usize], inout), (&[0x89, 0x80, 1, 2, 3, 4][..], [1, 2, 3, 4]));
+        let mut server = new_conn(true);
+        let s = server.as_mut_ptr();
+        assert_eq!(unsafe { uws_tx_random_len(s) }, 0);
+        let n = unsafe { uws_tx_data_header(s, false, true, 1, core::ptr::null(), header.as_mut_ptr(), key.as_mut_ptr()) };
+        assert_eq!((&header[..n as usize], key), (&[0x82, 0x01][..], [0; 4]));
+    }
+
+    #[test]
+    fn client_request_takes_its_nonce() {
+        let nonce = *b"the sample nonce";
+        let mut out = [0u8; 512];
+        let mut key = [0u8; UWS_KEY_LEN];
+        let n = unsafe {
+            uws_client_request(out.as_mut_ptr(), out.len(), b"h".as_ptr(), 1, 80, 80, b"/".as_ptr(), 1,
+                core::ptr::null(), 0, core::ptr::null(), 0, core::ptr::null(), 0, nonce.as_ptr(), key.as_mut_ptr())
+        };
+        assert!(n > 0);
+        assert_eq!(&key, b"dGhlIHNhbXBsZSBub25jZQ==");
+        let n = unsafe {
+            uws_client_request(out.as_mut_ptr(), out.len(), b"h".as_ptr(), 1, 80, 80, b"/".as_ptr(), 1,
+                core::ptr::null(), 0, core::ptr::null(), 0, core::ptr::null(), 0, core::ptr::null(), key.as_mut_ptr())
+        };
+        assert_eq!(n, 0);
+    }
+}
+
+#[cfg(test)]
+mod logic_tests {
+    use super::*;
+    use std::vec;
+
+    #[test]
+    fn url_spans() {
+        let text = b"wss://u%40x:pw@[::1]:8443/a?b#c";
+        let mut u = core::mem::MaybeUninit::<uws_url>::uninit();
+        assert!(unsafe { uws_url_parse(text.as_ptr(), text.len(), u.as_mut_ptr()) });
+        let u = unsafe { u.assume_init() };
+        let span = |s: uws_span| &text[s.start as usize..(s.start + s.len) as usize];
+        assert_eq!((u.tls, u.port, u.default_port), (true, 8443, 443));
+        assert_eq!((span(u.host), span(u.path)), (&b"[::1]"[..], &b"/a?b"[..]));
+        assert!(u.has_userinfo);
+        let mut out = [0u8; 400];
+        let n = unsafe {
+            uws_basic_auth(text[6..].as_ptr(), u.user.len as usize, text[12..].as_ptr(), u.password.len as usize, out.as_mut_ptr(), out.len())
+        };
+        assert_eq!(&out[..n], b"Authorization: Basic dUB4OnB3\r\n");
+        let mut bad = core::mem::MaybeUninit::<uws_url>::uninit();
+        assert!(!unsafe { uws_url_parse(b"http://x".as_ptr(), 8, bad.as_mut_ptr()) });
+        let bad = unsafe { bad.assume_init() };
+        assert_eq!(unsafe { core::slice::from_raw_parts(bad.message, bad.message_len) }, url::UrlError::Scheme.message().as_bytes());
+    }
+
+    #[test]
+    fn http_sizes_and_refusals() {
+        let mut out = vec![0u8; 8];
+        let needed = unsafe { uws_http_response(200, b"text/html".as_ptr(), 9, core::ptr::null(), 0, 2, out.as_mut_ptr(), out.len()) };
+        assert!(needed < UWS_HTTP_INVALID);
+        out.resize((-needed - 2) as usize, 0);
+        let n = unsafe { uws_http_response(200, b"text/html".as_ptr(), 9, core::ptr::null(), 0, 2, out.as_mut_ptr(), out.len()) };
+        assert_eq!(n as usize, out.len());
+        assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert_eq!(unsafe { uws_http_response(99, b"a".as_ptr(), 1, core::ptr::null(), 0, 0, out.as_mut_ptr(), out.len()) }, UWS_HTTP_INVALID);
+        let mut line = [0u8; 32];
+        assert_eq!(unsafe { uws_http_header_line(b"X".as_ptr(), 1, b"a\nb".as_ptr(), 3, line.as_mut_ptr(), 32) }, UWS_HTTP_INVALID);
+        assert!(!unsafe { uws_http_list_item_ok(b"a b".as_ptr(), 3) });
+        let mut len = 0;
+        let p = uws_http_reason(431, &mut len);
+        assert_eq!(unsafe { core::slice::from_raw_parts(p, len) }, b"Request Header Fields Too Large");
+    }
+
+    #[test]
+    fn head_reader_and_headers() {
+        let head = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\na: 2\r\n\r\n";
+        let mut r = core::mem::MaybeUninit::<uws_head_reader>::uninit();
+        unsafe { uws_head_init(r.as_mut_ptr(), 1000) };
+        let mut r = unsafe { r.assume_init() };
+        let mut len = 0;
+        let mut state = UWS_HEAD_INCOMPLETE;
+        while state == UWS_HEAD_INCOMPLETE {
+            let want = unsafe { uws_head_next(&r) };
+            state = unsafe { uws_head_feed(&mut r, head[len..].as_ptr(), want) };
+            len += want;
+        }
+        assert_eq!((state, len), (UWS_HEAD_COMPLETE, head.len()));
+        let (mut name, mut value) = (vec![0u8; len], vec![0u8; len]);
+        let (mut nl, mut vl) = (0, 0);
+        assert!(unsafe { uws_request_header(head.as_ptr(), len, 1, name.as_mut_ptr(), &mut nl, value.as_mut_ptr(), &mut vl) });
+        assert_eq!((&name[..nl], &value[..vl]), (&b"a"[..], &b"1, 2"[..]));
+        assert!(!unsafe { uws_request_header(head.as_ptr(), len, 2, name.as_mut_ptr(), &mut nl, value.as_mut_ptr(), &mut vl) });
+    }
+
+    #[test]
+    fn keepalive_through_ffi() {
+        let mut k = Keepalive::new();
+        assert_eq!(unsafe { uws_keepalive_poll(&mut k, 0) }, UWS_KEEPALIVE_OFF);
+        assert!(!unsafe { uws_keepalive_set(&mut k, -1, 0, 0) });
+        assert!(unsafe { uws_keepalive_set(&mut k, 100, 50, 0) });
+        assert_eq!(unsafe { uws_keepalive_poll(&mut k, 40) }, 60);
+        assert_eq!(unsafe { uws_keepalive_poll(&mut k, 100) }, UWS_KEEPALIVE_PING);
+        assert_eq!(unsafe { uws_keepalive_poll(&mut k, 150) }, UWS_KEEPALIVE_DEAD);
+    }
+
+    #[test]
+    fn close_reply_through_ffi() {
+        let mut mem = std::boxed::Box::new(core::mem::MaybeUninit::<Connection>::uninit());
+        assert!(unsafe { uws_conn_init(mem.as_mut_ptr(), true, 0, 0) });
+        let c = mem.as_mut_ptr();
+        let mut buf = [0u8; UWS_MAX_CONTROL];
+        assert_eq!(unsafe { uws_close_reply(c, buf.as_mut_ptr()) }, UWS_TX_CLOSED);
     }
 }

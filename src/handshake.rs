@@ -16,8 +16,8 @@
 // the head); the caller answers both the same way, so `()` is the whole error.
 #![allow(clippy::result_unit_err)]
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
+use crate::http::{self, HeadError};
+use crate::{base64, sha1::Sha1};
 
 /// The GUID appended to the client's key before hashing (RFC 6455 §1.3, §4.2.2).
 pub const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -34,12 +34,12 @@ const VERSION: &[u8] = b"13";
 /// `key` is the header value as sent; surrounding spaces and tabs are ignored, since
 /// they are optional whitespace around a header value (RFC 7230 §3.2), not part of it.
 pub fn accept_key(key: &[u8]) -> [u8; 28] {
-    let mut sha1 = sha1_smol::Sha1::new();
+    let mut sha1 = Sha1::new();
     sha1.update(trim_ows(key));
     sha1.update(GUID);
     let mut accept = [0; 28];
     // 20 digest bytes always encode to exactly 28 padded base64 bytes, so this cannot fail.
-    let _ = BASE64.encode_slice(sha1.digest().bytes(), &mut accept);
+    let _ = base64::encode(&sha1.digest(), &mut accept);
     accept
 }
 
@@ -50,7 +50,7 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
 pub fn client_key(random: &[u8; 16]) -> [u8; 24] {
     let mut key = [0; 24];
     // 16 bytes always encode to exactly 24 padded base64 bytes, so this cannot fail.
-    let _ = BASE64.encode_slice(random, &mut key);
+    let _ = base64::encode(random, &mut key);
     key
 }
 
@@ -117,14 +117,7 @@ impl HandshakeError {
 
     /// Reason phrase for [`status`](Self::status) (RFC 7231 §6, RFC 6585 §5); empty for status 0.
     pub fn reason_phrase(self) -> &'static str {
-        match self.status() {
-            400 => "Bad Request",
-            403 => "Forbidden",
-            405 => "Method Not Allowed",
-            426 => "Upgrade Required",
-            431 => "Request Header Fields Too Large",
-            _ => "",
-        }
+        http::reason_phrase(self.status())
     }
 
     /// Short human-readable description, also the body of the error response.
@@ -152,17 +145,6 @@ impl HandshakeError {
 struct Headers<'b>(heapless::Vec<(&'b str, &'b [u8]), MAX_HEADERS>);
 
 impl<'b> Headers<'b> {
-    /// Copy httparse's fields, trimming values: optional whitespace is not part of a
-    /// field value (RFC 7230 §3.2.4).
-    fn collect(parsed: &[httparse::Header<'b>]) -> Result<Self, HandshakeError> {
-        let mut headers = heapless::Vec::new();
-        for header in parsed {
-            headers
-                .push((header.name, trim_ows(header.value)))
-                .map_err(|_| HandshakeError::HeadersTooLarge)?;
-        }
-        Ok(Self(headers))
-    }
 
     /// Values of every field called `name`, in order; names are case-insensitive (RFC 7230 §3.2).
     fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
@@ -225,27 +207,21 @@ impl<'b> Request<'b> {
 /// Errors: [`HandshakeError::Malformed`] (including an incomplete head) and
 /// [`HandshakeError::HeadersTooLarge`].
 pub fn parse_request(buf: &[u8]) -> Result<Request<'_>, HandshakeError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut fields);
-    complete(parsed.parse(buf))?;
-    match (parsed.method, parsed.path, parsed.version) {
-        (Some(method), Some(path), Some(minor_version)) => Ok(Request {
-            method,
-            path,
-            minor_version,
-            headers: Headers::collect(parsed.headers)?,
-        }),
-        _ => Err(HandshakeError::Malformed),
-    }
+    let head = http::parse_request_head(buf).map_err(head_error)?;
+    Ok(Request {
+        method: head.method,
+        path: head.target,
+        minor_version: head.minor_version,
+        headers: Headers(head.fields),
+    })
 }
 
-/// Map httparse's outcome: the head must be complete, since the caller found its end,
-/// and more fields than [`MAX_HEADERS`] is its own error (431, RFC 6585 §5).
-fn complete(parsed: httparse::Result<usize>) -> Result<(), HandshakeError> {
-    match parsed {
-        Ok(httparse::Status::Complete(_)) => Ok(()),
-        Err(httparse::Error::TooManyHeaders) => Err(HandshakeError::HeadersTooLarge),
-        Ok(httparse::Status::Partial) | Err(_) => Err(HandshakeError::Malformed),
+/// A head that does not parse is malformed (400), one with too many fields too large
+/// (431, RFC 6585 §5).
+fn head_error(e: HeadError) -> HandshakeError {
+    match e {
+        HeadError::Malformed => HandshakeError::Malformed,
+        HeadError::TooManyHeaders => HandshakeError::HeadersTooLarge,
     }
 }
 
@@ -324,7 +300,7 @@ pub fn validate_request<'b, 'p>(
 fn is_valid_key(key: &[u8]) -> bool {
     // 24 characters decode to at most 18 bytes; exactly 16 means "==" padding.
     let mut decoded = [0; 18];
-    key.len() == 24 && matches!(BASE64.decode_slice(key, &mut decoded), Ok(16))
+    key.len() == 24 && base64::decode(key, &mut decoded) == Some(16)
 }
 
 /// Write the `101 Switching Protocols` answer (RFC 6455 §4.2.2 step 5).
@@ -454,8 +430,8 @@ pub fn write_request(
 pub struct Response<'b> {
     /// The status code, e.g. 101.
     pub status: u16,
-    /// The reason phrase as sent (may be empty).
-    pub reason: &'b str,
+    /// The reason phrase as sent (may be empty, and need not be UTF-8).
+    pub reason: &'b [u8],
     /// `1` for HTTP/1.1, `0` for HTTP/1.0.
     pub minor_version: u8,
     /// The first `Sec-WebSocket-Protocol` value, trimmed, unvalidated
@@ -482,23 +458,16 @@ impl<'b> Response<'b> {
 /// Errors: [`HandshakeError::Malformed`] (including an incomplete head) and
 /// [`HandshakeError::HeadersTooLarge`].
 pub fn parse_response(buf: &[u8]) -> Result<Response<'_>, HandshakeError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut fields);
-    complete(parsed.parse(buf))?;
-    match (parsed.code, parsed.version) {
-        (Some(status), Some(minor_version)) => {
-            let headers = Headers::collect(parsed.headers)?;
-            let subprotocol = headers.values("sec-websocket-protocol").next();
-            Ok(Response {
-                status,
-                reason: parsed.reason.unwrap_or(""),
-                minor_version,
-                subprotocol,
-                headers,
-            })
-        }
-        _ => Err(HandshakeError::Malformed),
-    }
+    let head = http::parse_response_head(buf).map_err(head_error)?;
+    let headers = Headers(head.fields);
+    let subprotocol = headers.values("sec-websocket-protocol").next();
+    Ok(Response {
+        status: head.status,
+        reason: head.reason,
+        minor_version: head.minor_version,
+        subprotocol,
+        headers,
+    })
 }
 
 /// Validate a server's answer as RFC 6455 §4.1 items 1-6 require of a client.
@@ -552,16 +521,7 @@ fn list_items(list: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|item| !item.is_empty())
 }
 
-/// `bytes` without leading and trailing optional whitespace (SP, HTAB; RFC 7230 §3.2.3).
-fn trim_ows(mut bytes: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = bytes {
-        bytes = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = bytes {
-        bytes = rest;
-    }
-    bytes
-}
+use http::trim_ows;
 
 /// Appends to a caller's buffer; every write fails as a whole, with nothing counted,
 /// when the buffer is too small.
@@ -705,7 +665,7 @@ mod tests {
 
     fn base64_of(bytes: &[u8]) -> String {
         let mut out = [0; 64];
-        let len = BASE64.encode_slice(bytes, &mut out).unwrap();
+        let len = base64::encode(bytes, &mut out).unwrap();
         String::from_utf8(out[..len].to_vec()).unwrap()
     }
 
@@ -1422,7 +1382,7 @@ mod tests {
         let resp = parse_response(refusal.as_bytes()).unwrap();
         assert_eq!(
             (resp.status, resp.reason, resp.minor_version),
-            (403, "Forbidden", 1)
+            (403, &b"Forbidden"[..], 1)
         );
         assert_eq!(resp.header("CONTENT-LENGTH"), Some(&b"0"[..]));
         assert_eq!(resp.headers().count(), 1);

@@ -461,3 +461,123 @@ fn connection_state_stays_small() {
     // Part of every connection object on a microcontroller's heap.
     assert!(core::mem::size_of::<Connection>() <= 192, "{}", core::mem::size_of::<Connection>());
 }
+
+/// Put `bytes` where want() asks for an internal read; the event.
+fn fill(conn: &mut Connection, bytes: &[u8]) -> Result<Event, ProtocolError> {
+    let n = match conn.want() {
+        Want::Internal(buf) => {
+            let n = buf.len().min(bytes.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            n
+        }
+        other => panic!("expected an internal read, got {other:?}"),
+    };
+    conn.filled(n)
+}
+
+#[test]
+fn ready_only_when_a_step_needs_no_read() {
+    let mut conn = Connection::new(Role::Client);
+    assert!(!conn.ready(), "nothing read ahead");
+    // One byte of a header: a step would read, so not ready (select.poll
+    // must wait on the socket, not wake up at once).
+    let wire = frame(Role::Server, 0x2, true, &[5; 10]);
+    assert_eq!(fill(&mut conn, &wire[..1]), Ok(Event::Continue));
+    assert!(!conn.ready());
+    // The rest of the header and part of the payload: payload is buffered.
+    assert_eq!(fill(&mut conn, &wire[1..6]), Ok(Event::Continue));
+    assert!(conn.ready());
+    assert_eq!(conn.rx_bound(), RxBound::Buffered(4));
+    let mut out = [0u8; 4];
+    match conn.want() {
+        Want::Buffered(ahead) => out.copy_from_slice(ahead),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(conn.data_received(&mut out), Ok(Event::Continue));
+    // Payload still to come from the transport: not ready.
+    assert!(!conn.ready());
+    assert_eq!(conn.rx_bound(), RxBound::Data(6));
+    // Two whole frames in one read: ready until both are used.
+    let mut conn = Connection::new(Role::Client);
+    let mut wire = frame(Role::Server, 0x9, true, b"p");
+    wire.extend(frame(Role::Server, 0x2, true, b"x"));
+    assert_eq!(fill(&mut conn, &wire), Ok(Event::Ping));
+    assert!(conn.ready(), "the second frame waits read ahead");
+    assert_eq!(conn.rx_bound(), RxBound::Internal(0));
+    // A failed or closed connection is ready: the step reports it at once.
+    conn.fail_transport(TransportError::Eof);
+    assert!(conn.ready());
+    assert_eq!(conn.rx_bound(), RxBound::Nothing);
+}
+
+#[test]
+fn rx_bound_is_what_want_hands_out() {
+    let mut conn = Connection::new(Role::Server);
+    let wire = frame(Role::Client, 0x9, true, &[1; 100]);
+    // Header and part of a control payload, then the rest of it.
+    assert_eq!(fill(&mut conn, &wire[..3]), Ok(Event::Continue));
+    let bound = conn.rx_bound();
+    let Want::Internal(buf) = conn.want() else { panic!() };
+    assert_eq!(bound, RxBound::Internal(buf.len()));
+    assert_eq!(fill(&mut conn, &wire[3..50]), Ok(Event::Continue));
+    let bound = conn.rx_bound();
+    let Want::Internal(buf) = conn.want() else { panic!() };
+    assert_eq!(bound, RxBound::Internal(buf.len()));
+    assert_eq!(buf.len(), wire.len() - 50);
+}
+
+#[test]
+fn end_reports_the_first_cause() {
+    // The peer's Close.
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(conn.end(), None);
+    let mut payload = 4001u16.to_be_bytes().to_vec();
+    payload.extend_from_slice(b"bye");
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x8, true, &payload)), Ok(Event::Close));
+    conn.fail_transport(TransportError::Eof);
+    assert_eq!(conn.end(), Some((CloseCode(4001), &b"bye"[..])));
+    // A Close without a code: 1005 and no reason.
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x8, true, b"")), Ok(Event::Close));
+    assert_eq!(conn.end(), Some((CloseCode::NO_STATUS, &b""[..])));
+    // A protocol error wins over a later transport failure.
+    let mut conn = Connection::new(Role::Server);
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x2, true, b"x")), Err(ProtocolError::UnmaskedFrame));
+    conn.fail_transport(TransportError::Failed);
+    assert_eq!(conn.end(), Some((CloseCode::PROTOCOL_ERROR, ProtocolError::UnmaskedFrame.message().as_bytes())));
+    // The transport alone: 1006, and the first failure is kept.
+    let mut conn = Connection::new(Role::Server);
+    conn.fail_transport(TransportError::BadCount);
+    conn.fail_transport(TransportError::Eof);
+    assert_eq!(conn.state(), State::Closed);
+    assert_eq!(conn.end(), Some((CloseCode::ABNORMAL, TransportError::BadCount.message().as_bytes())));
+    // Our Close went out and the peer vanished: 1006 too (§7.1.5).
+    let mut conn = Connection::new(Role::Server);
+    conn.control_header(OpCode::Close, 2, [0; 4]).unwrap();
+    conn.fail_transport(TransportError::Eof);
+    assert_eq!(conn.end().map(|(code, _)| code), Some(CloseCode::ABNORMAL));
+}
+
+#[test]
+fn close_reply_policy() {
+    // Echo the peer's code; 1000 for a Close without one.
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(conn.close_reply(), None);
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x8, true, &4001u16.to_be_bytes())), Ok(Event::Close));
+    assert_eq!(conn.close_reply(), Some((CloseCode(4001), &b""[..])));
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x8, true, b"")), Ok(Event::Close));
+    assert_eq!(conn.close_reply(), Some((CloseCode::NORMAL, &b""[..])));
+    conn.control_header(OpCode::Close, 2, [0; 4]).unwrap();
+    assert_eq!(conn.close_reply(), None, "answered");
+    // A protocol failure: its code and message.
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x3, true, b"")), Err(ProtocolError::ReservedOpcode));
+    assert_eq!(conn.close_reply(), Some((CloseCode::PROTOCOL_ERROR, ProtocolError::ReservedOpcode.message().as_bytes())));
+    // A failure after our Close: none owed.
+    let mut conn = Connection::new(Role::Server);
+    conn.control_header(OpCode::Close, 2, [0; 4]).unwrap();
+    assert_eq!(fill(&mut conn, &frame(Role::Server, 0x2, true, b"x")), Err(ProtocolError::UnmaskedFrame));
+    assert_eq!(conn.close_reply(), None);
+    assert_eq!(KEEPALIVE_CLOSE, CloseCode(1011));
+}
