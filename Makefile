@@ -3,6 +3,7 @@
 #   make run        build the unix firmware with the module, start the demo
 #   make test       the whole test suite (installs what it needs first)
 #   make firmware   build the unix firmware; prints its path as the last line
+#                   (SANITIZE=1: with AddressSanitizer and UBSan, tools/sanitize.mk)
 #
 # Settings: HOST, PORT (make run), MICROPY_DIR (use your own MicroPython
 # checkout instead of the pinned release fetched into build/), JOBS.
@@ -32,8 +33,8 @@ TEST_PACKAGES := openssl curl
 TEST_RUST_TARGETS := thumbv7em-none-eabihf riscv32imc-unknown-none-elf
 
 # Parts with their own settings and targets: emulated boards and the
-# footprint report, benchmarks, the browser tests.
--include $(ROOT)/tools/qemu.mk $(ROOT)/tools/bench.mk $(ROOT)/tools/browser.mk
+# footprint report, benchmarks, the browser tests, the sanitizer build.
+-include $(ROOT)/tools/qemu.mk $(ROOT)/tools/bench.mk $(ROOT)/tools/browser.mk $(ROOT)/tools/sanitize.mk
 
 .PHONY: run test firmware deps-build deps-test fuzz clean
 
@@ -50,27 +51,37 @@ deps-test: deps-build
 	@$(ROOT)/tools/python_env.sh $(BROKERS_VENV) $(ROOT)/tools/requirements-brokers.txt
 	@$(ROOT)/tools/install_autobahn.sh $(BUILD_DIR)/autobahn-cache
 
+ifeq ($(SANITIZE),1)
+firmware: firmware-asan
+	@echo $(ASAN_FIRMWARE)
+else
 firmware: deps-build
 	@$(MAKE) -s -C $(MICROPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
 	@$(UNIX_MAKE) -s
 	@echo $(FIRMWARE)
+endif
 
 # The demo: a device page (light switch, live readings) and its JSON API on
 # one port; examples/dashboard.py prints the URL to open.
 run: firmware
 	@exec $(FIRMWARE) $(ROOT)/examples/dashboard.py $(HOST) $(PORT)
 
-test: deps-test firmware $(TEST_FIRMWARES)
+# The abuse suite and the API fuzzer run on the sanitizer firmware as well
+# (UWS_FIRMWARE_ASAN).
+test: deps-test firmware firmware-asan $(TEST_FIRMWARES)
 	cargo test --quiet
 	$(ROOT)/tools/panic_check.sh
-	UWS_FIRMWARE=$(FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) UWS_BUILD_DIR=$(BUILD_DIR) \
-		$(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests
+	UWS_FIRMWARE=$(FIRMWARE) UWS_FIRMWARE_ASAN=$(ASAN_FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) \
+		UWS_BUILD_DIR=$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests
 
-# A long fuzzing run of every target (FUZZ_SECONDS each), not part of test.
+# A long fuzzing run of every target (FUZZ_SECONDS each), not part of test:
+# the core's fuzzers, then the Python API fuzzer on the sanitizer firmware.
 FUZZ_SECONDS ?= 600
-fuzz: deps-test
+fuzz: deps-test firmware firmware-asan
 	UWS_FUZZ_SECONDS=$(FUZZ_SECONDS) UWS_FIRMWARE=$(FIRMWARE) $(PYTHON) -m pytest -q -s -p no:cacheprovider \
 		$(ROOT)/python_tests/test_core.py -k fuzz
+	UWS_API_FUZZ_SECONDS=$(FUZZ_SECONDS) UWS_FIRMWARE=$(FIRMWARE) UWS_FIRMWARE_ASAN=$(ASAN_FIRMWARE) \
+		$(PYTHON) -m pytest -q -s -p no:cacheprovider $(ROOT)/python_tests/test_api_fuzz.py
 
 clean:
-	rm -rf $(UNIX_BUILD) $(BUILD_DIR)/qemu-* $(BUILD_DIR)/cmake-check $(ROOT)/target
+	rm -rf $(UNIX_BUILD) $(ASAN_BUILD) $(BUILD_DIR)/qemu-* $(BUILD_DIR)/cmake-check $(ROOT)/target

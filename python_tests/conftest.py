@@ -25,8 +25,10 @@ ECHO = SERVERS / "echo.py"
 HANDSHAKE_FLAGS = ("--subprotocols", "chat,superchat", "--origins", "http://good.example",
                    "--max-head", "1024", "--hello")
 # python_tests/mp/test_*.py are MicroPython scripts (run on the unix port by
-# test_inmemory.py and under QEMU by test_qemu.py), not CPython tests.
-collect_ignore = ["mp"]
+# test_inmemory.py and under QEMU by test_qemu.py), not CPython tests; so
+# are python_tests/abuse/*.py (test_api_abuse.py, test_api_fuzz.py).
+collect_ignore = ["mp", "abuse"]
+ABUSE_SCRIPTS = Path(__file__).resolve().parent / "abuse"
 
 
 def firmware():
@@ -34,6 +36,53 @@ def firmware():
     if not path or not os.access(path, os.X_OK):
         pytest.exit("UWS_FIRMWARE must name the unix firmware (run the tests with `make test`)", 2)
     return os.path.abspath(path)
+
+
+def firmware_asan():
+    """The sanitizer firmware (make firmware SANITIZE=1), or None when
+    UWS_FIRMWARE_ASAN is unset; set but not runnable is an error."""
+    path = os.environ.get("UWS_FIRMWARE_ASAN")
+    if not path:
+        return None
+    if not os.access(path, os.X_OK):
+        pytest.exit("UWS_FIRMWARE_ASAN=%s is not an executable" % path, 2)
+    return os.path.abspath(path)
+
+
+# Runs of the sanitizer firmware: every report ends the process with an
+# error. MicroPython's objects live in its own GC heap (one block from the
+# system), so leak detection has nothing to say about them.
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+}
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer", "SUMMARY: UndefinedBehavior")
+
+
+def firmware_params():
+    """pytest params for tests that run on both firmwares: the normal one,
+    and the sanitizer one (skipped only when UWS_FIRMWARE_ASAN is unset)."""
+    return [pytest.param("unix", id="unix"),
+            pytest.param("asan", id="asan", marks=pytest.mark.skipif(
+                not os.environ.get("UWS_FIRMWARE_ASAN"), reason="UWS_FIRMWARE_ASAN is not set (make test sets it)"))]
+
+
+def firmware_of(kind):
+    """(path, environment) of the firmware of that kind."""
+    env = dict(os.environ)
+    if kind == "asan":
+        env.update(SANITIZER_ENV)
+        return firmware_asan(), env
+    return firmware(), env
+
+
+def sanitizer_report(out):
+    """The first lines of a sanitizer report in out, or None."""
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if any(mark in line for mark in SANITIZER_MARKS):
+            return "\n".join(lines[max(0, i - 1):i + 12])
+    return None
 
 
 def free_port(host="127.0.0.1"):

@@ -1,0 +1,367 @@
+"""Every blocking path has a bound: close() on a silent peer, send() to a
+stream that takes nothing, the handshake's read, connect(). Each test runs
+MicroPython under a deadline (a hang fails it) and checks what the call
+ended with, not only when."""
+import base64
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import ABUSE_SCRIPTS, firmware_of, firmware_params, sanitizer_report
+
+ETIMEDOUT = 110
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+PRELUDE = """
+import sys, time, socket, uwebsocket
+sys.path.insert(0, %r)
+from harness import Hostile, REQUEST, frame
+
+def measure(fn):
+    t = time.ticks_ms()
+    try:
+        r = fn()
+        out = "ok"
+    except uwebsocket.ConnectionClosed as e:
+        out = "ConnectionClosed %%d" %% e.code
+    except OSError as e:
+        out = "OSError %%d" %% e.args[0]
+    except Exception as e:
+        out = "%%s %%s" %% (type(e).__name__, e)
+    print("RESULT", out, time.ticks_diff(time.ticks_ms(), t))
+""" % str(ABUSE_SCRIPTS)
+
+pytestmark = pytest.mark.parametrize("kind", firmware_params())
+
+
+def run_code(kind, code, timeout):
+    path, env = firmware_of(kind)
+    proc = subprocess.Popen([path, "-c", PRELUDE + code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError("hang: no end within %d s:\n%s" % (timeout, out.decode(errors="replace")[-2000:]))
+    out = out.decode(errors="replace")
+    report = sanitizer_report(out)
+    assert report is None, report
+    assert proc.returncode == 0, "exit %d:\n%s" % (proc.returncode, out[-2000:])
+    return out
+
+
+def results(out):
+    """[(outcome, ms)] from the RESULT lines."""
+    found = []
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            outcome, _, ms = line[7:].rpartition(" ")
+            found.append((outcome, int(ms)))
+    assert found, out
+    return found
+
+
+class Peer:
+    """A CPython peer on loopback that does one thing to each connection:
+    'server_silent' answers the handshake then says nothing; 'tcp_silent'
+    accepts and says nothing; 'client_silent' (connects to MicroPython)
+    sends a handshake, reads the 101, then says nothing."""
+
+    def __init__(self, mode, port=None):
+        self.mode = mode
+        self.conns = []
+        self.eof = threading.Event()
+        self.stop = threading.Event()
+        if mode in ("server_silent", "tcp_silent"):
+            self.listener = socket.socket()
+            self.listener.bind(("127.0.0.1", 0))
+            self.listener.listen(4)
+            self.port = self.listener.getsockname()[1]
+            target = self.serve
+        else:
+            self.listener = None
+            self.port = port
+            target = self.client
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            if self.mode == "server_silent":
+                conn.settimeout(10)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    data = conn.recv(1024)
+                    if not data:
+                        break
+                    head += data
+                key = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"sec-websocket-key:")]
+                if key:
+                    accept = base64.b64encode(hashlib.sha1(key[0] + GUID).digest())
+                    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            self.watch(conn)
+
+    def client(self):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not self.stop.is_set():
+            try:
+                conn = socket.create_connection(("127.0.0.1", self.port), timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            return
+        self.conns.append(conn)
+        if self.mode == "client_silent":
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        self.watch(conn)
+
+    def watch(self, conn):
+        # Read (and drop) what comes, to see the end of the stream.
+        conn.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                if not conn.recv(4096):
+                    self.eof.set()
+                    return
+            except socket.timeout:
+                continue
+            except OSError:
+                self.eof.set()
+                return
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        for conn in self.conns:
+            conn.close()
+        if self.listener:
+            self.listener.close()
+
+
+@pytest.fixture
+def peer():
+    peers = []
+
+    def make(mode, port=None):
+        p = Peer(mode, port)
+        peers.append(p)
+        return p
+    yield make
+    for p in peers:
+        p.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SERVE = """
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(socket.getaddrinfo("127.0.0.1", %d)[0][-1])
+srv.listen(1)
+sock, _ = srv.accept()
+"""
+
+
+# --- close() ---------------------------------------------------------------
+
+def test_close_silent_server_blocking_no_timeout(kind, peer):
+    # Client role on a blocking socket without a timeout: close() waits at
+    # most 2 s for the peer's Close, then closes the socket.
+    p = peer("server_silent")
+    out = run_code(kind, """
+ws = uwebsocket.connect("ws://127.0.0.1:%d/")
+measure(lambda: ws.close())
+print("STATE", ws.closed, ws.close_code)
+""" % p.port, timeout=30)
+    [(outcome, ms)] = results(out)
+    assert outcome == "ok" and ms <= 3000, (outcome, ms)
+    assert "STATE True 1000" in out, out
+    assert p.eof.wait(5), "the peer never saw the socket close"
+
+
+def test_close_silent_client_server_role(kind, peer):
+    port = free_port()
+    p = peer("client_silent", port)
+    out = run_code(kind, SERVE % port + """
+ws = uwebsocket.accept(sock)
+measure(lambda: ws.close(1001))
+print("STATE", ws.closed, ws.close_code)
+""", timeout=30)
+    [(outcome, ms)] = results(out)
+    assert outcome == "ok" and ms <= 3000, (outcome, ms)
+    assert "STATE True 1001" in out, out
+    assert p.eof.wait(5), "the peer never saw the socket close"
+
+
+def test_readme_server_quiet_client(kind, peer):
+    # The README's server pattern: a client that completes the handshake
+    # and goes quiet; the socket's timeout ends recv() with OSError, which
+    # leaves the `with` block: __exit__ closes (bounded) and never crashes.
+    port = free_port()
+    p = peer("client_silent", port)
+    out = run_code(kind, SERVE % port + """
+sock.settimeout(1)
+ws = uwebsocket.accept(sock)
+def serve():
+    with ws:
+        while True:
+            ws.send(ws.recv())
+measure(serve)
+print("STATE", ws.closed)
+""", timeout=30)
+    [(outcome, ms)] = results(out)
+    assert outcome == "OSError %d" % ETIMEDOUT and ms <= 4500, (outcome, ms)
+    assert "STATE True" in out, out
+    assert p.eof.wait(5)
+
+
+def test_close_silent_stream_in_memory(kind):
+    # A stream that never has anything (None forever): close() returns
+    # within the bound.
+    out = run_code(kind, """
+s = Hostile(forever_reads="none")
+ws = uwebsocket.WebSocket(s, True)
+measure(lambda: ws.close())
+print("STATE", ws.closed, s.closed)
+""", timeout=30)
+    [(outcome, ms)] = results(out)
+    assert outcome == "ok" and ms <= 3000, (outcome, ms)
+    assert "STATE True True" in out, out
+
+
+# --- send() to a stream that takes nothing ---------------------------------
+
+@pytest.mark.parametrize("stuck", ["zero", "none"])
+def test_send_stuck_stream_nothing_sent(kind, stuck):
+    # No byte of the frame went out: OSError(ETIMEDOUT) after 10 s, and the
+    # connection stays usable.
+    out = run_code(kind, """
+s = Hostile(forever_writes=%r)
+ws = uwebsocket.WebSocket(s, True)
+measure(lambda: ws.send(b"x" * 100))
+print("STATE", ws.closed)
+s.forever_writes = None
+measure(lambda: ws.send(b"y"))
+""" % stuck, timeout=40)
+    (outcome, ms), (after, _) = results(out)
+    assert outcome == "OSError %d" % ETIMEDOUT and 9000 <= ms <= 13000, (outcome, ms)
+    assert "STATE False" in out, out
+    assert after == "ok", after
+
+
+def test_send_stuck_stream_part_sent(kind):
+    # Part of the frame went out: the connection cannot continue (1006).
+    out = run_code(kind, """
+s = Hostile(writes=[("take", 3, 3)], forever_writes="zero")
+ws = uwebsocket.WebSocket(s, True)
+measure(lambda: ws.send(b"x" * 100))
+print("STATE", ws.closed, ws.close_code)
+""", timeout=40)
+    [(outcome, ms)] = results(out)
+    assert outcome == "ConnectionClosed 1006" and ms <= 13000, (outcome, ms)
+    assert "STATE True 1006" in out, out
+
+
+def test_send_stuck_stream_nonblocking_queues(kind):
+    out = run_code(kind, """
+s = Hostile(forever_writes="zero")
+ws = uwebsocket.WebSocket(s, True)
+ws.setblocking(False)
+measure(lambda: ws.send(b"x" * 100))
+print("WAITING", ws.flush())
+""", timeout=20)
+    [(outcome, ms)] = results(out)
+    assert outcome == "ok" and ms <= 1000, (outcome, ms)
+    assert "WAITING 0" not in out and "WAITING" in out, out
+
+
+# --- the handshake's read --------------------------------------------------
+
+@pytest.mark.parametrize("call", ["accept", "read_request"])
+def test_handshake_deadline_silent_client(kind, peer, call):
+    port = free_port()
+    p = peer("tcp_silent_client", port)
+    out = run_code(kind, SERVE % port + """
+measure(lambda: uwebsocket.%s(sock, timeout=1))
+""" % call, timeout=30)
+    [(outcome, ms)] = results(out)
+    assert outcome == "OSError %d" % ETIMEDOUT and ms <= 2500, (outcome, ms)
+    assert p.eof.wait(5), "the socket was not closed"
+
+
+def test_handshake_default_deadline(kind, peer):
+    # No timeout given: 10 s.
+    port = free_port()
+    p = peer("tcp_silent_client", port)
+    out = run_code(kind, SERVE % port + """
+measure(lambda: uwebsocket.accept(sock))
+""", timeout=40)
+    [(outcome, ms)] = results(out)
+    assert outcome == "OSError %d" % ETIMEDOUT and 9000 <= ms <= 13000, (outcome, ms)
+    assert p.eof.wait(5)
+
+
+def test_handshake_nonblocking_socket(kind, peer):
+    port = free_port()
+    p = peer("tcp_silent_client", port)
+    out = run_code(kind, SERVE % port + """
+sock.setblocking(False)
+measure(lambda: uwebsocket.accept(sock, timeout=1))
+""", timeout=30)
+    [(outcome, ms)] = results(out)
+    assert outcome == "OSError %d" % ETIMEDOUT and ms <= 2500, (outcome, ms)
+
+
+@pytest.mark.parametrize("call", ["accept", "read_request", "client"])
+def test_handshake_eagain_forever(kind, call):
+    # A stream that reports "nothing now" for ever (EAGAIN / None).
+    args = "s, \"ws://h/\", timeout=1" if call == "client" else "s, timeout=1"
+    out = run_code(kind, """
+s = Hostile(forever_reads="none")
+measure(lambda: uwebsocket.%s(%s))
+""" % (call, args), timeout=30)
+    [(outcome, ms)] = results(out)
+    assert outcome == "OSError %d" % ETIMEDOUT and ms <= 2500, (outcome, ms)
+
+
+# --- connect() -------------------------------------------------------------
+
+def test_connect_timeout_silent_server(kind, peer):
+    p = peer("tcp_silent")
+    out = run_code(kind, """
+measure(lambda: uwebsocket.connect("ws://127.0.0.1:%d/", timeout=1))
+""" % p.port, timeout=30)
+    [(outcome, ms)] = results(out)
+    assert outcome == "OSError %d" % ETIMEDOUT and ms <= 2500, (outcome, ms)
+    assert p.eof.wait(5), "the socket was not closed"
+
+
+def test_connect_default_timeout_silent_server(kind, peer):
+    # timeout=None: the handshake is bounded by 10 s.
+    p = peer("tcp_silent")
+    out = run_code(kind, """
+measure(lambda: uwebsocket.connect("ws://127.0.0.1:%d/"))
+""" % p.port, timeout=40)
+    [(outcome, ms)] = results(out)
+    assert outcome == "OSError %d" % ETIMEDOUT and 9000 <= ms <= 13000, (outcome, ms)
