@@ -1301,7 +1301,7 @@ static mp_obj_t uws_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_a
     uws_send_data(self, text, args[ARG_fin].u_bool, bufinfo.buf, bufinfo.len);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_KW(uws_send_obj, 2, uws_send);
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_send_obj, 1, uws_send);
 
 // ping(data=b""): send a Ping (at most 125 bytes); the Pong is absorbed by
 // recv().
@@ -2029,7 +2029,8 @@ static mp_obj_t uws_respond(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_respond_obj, 1, uws_respond);
 
-// The parts of a ws:// or wss:// URL.
+// The parts of a ws:// or wss:// URL (the core parses it; the spans point
+// into the URL str, which the caller keeps alive).
 typedef struct {
     bool tls;
     const char *host;  // as written: an IPv6 literal keeps its brackets
@@ -2037,60 +2038,39 @@ typedef struct {
     mp_int_t port;
     const char *path;  // path and query, without the fragment
     size_t path_len;
+    uws_url parsed;    // with the userinfo, if any
+    const byte *base;
 } uws_url_t;
 
 static void uws_parse_url(mp_obj_t url_in, uws_url_t *url) {
     size_t len;
     const char *s = mp_obj_str_get_data(url_in, &len);
-    const char *end = s + len;
-    size_t scheme = 0;
-    if (len >= 5 && strncasecmp(s, "ws://", 5) == 0) {
-        url->tls = false;
-        scheme = 5;
-    } else if (len >= 6 && strncasecmp(s, "wss://", 6) == 0) {
-        url->tls = true;
-        scheme = 6;
-    } else {
-        mp_raise_ValueError(MP_ERROR_TEXT("URL must start with ws:// or wss://"));
+    if (!uws_url_parse((const byte *)s, len, &url->parsed)) {
+        mp_obj_t message = uws_new_str_lossy(url->parsed.message, url->parsed.message_len);
+        nlr_raise(mp_obj_new_exception_arg1(&mp_type_ValueError, message));
     }
-    const char *host = s + scheme;
-    const char *p = host;
-    if (p < end && *p == '[') {
-        while (p < end && *p != ']') {
-            ++p;
-        }
-        if (p == end) {
-            mp_raise_ValueError(MP_ERROR_TEXT("unterminated IPv6 address in URL"));
-        }
-        ++p;
-    } else {
-        while (p < end && *p != ':' && *p != '/' && *p != '?' && *p != '#' && *p != '@') {
-            ++p;
-        }
+    url->base = (const byte *)s;
+    url->tls = url->parsed.tls;
+    url->host = s + url->parsed.host.start;
+    url->host_len = url->parsed.host.len;
+    url->port = url->parsed.port;
+    url->path = s + url->parsed.path.start;
+    url->path_len = url->parsed.path.len;
+}
+
+// The Authorization line for a URL's user:password (RFC 7617), added to
+// the extra header lines.
+static void uws_url_auth(vstr_t *extra, const uws_url_t *url) {
+    if (!url->parsed.has_userinfo) {
+        return;
     }
-    if (p == host || (p < end && *p == '@')) {
-        mp_raise_ValueError(MP_ERROR_TEXT("invalid host in URL"));
+    byte line[400];
+    size_t n = uws_basic_auth(url->base + url->parsed.user.start, url->parsed.user.len,
+        url->base + url->parsed.password.start, url->parsed.password.len, line, sizeof(line));
+    if (n == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid user or password in URL"));
     }
-    url->host = host;
-    url->host_len = p - host;
-    url->port = url->tls ? 443 : 80;
-    if (p < end && *p == ':') {
-        mp_int_t port = 0;
-        const char *digits = ++p;
-        while (p < end && *p >= '0' && *p <= '9' && port <= 65535) {
-            port = port * 10 + (*p++ - '0');
-        }
-        if (p == digits || port < 1 || port > 65535 || (p < end && *p != '/' && *p != '?' && *p != '#')) {
-            mp_raise_ValueError(MP_ERROR_TEXT("invalid port in URL"));
-        }
-        url->port = port;
-    }
-    const char *path_end = p;
-    while (path_end < end && *path_end != '#') {
-        ++path_end;
-    }
-    url->path = p;
-    url->path_len = path_end - p;
+    vstr_add_strn(extra, (const char *)line, n);
 }
 
 enum { ARG_c_subprotocols, ARG_c_headers, ARG_c_origin, ARG_c_max_size, ARG_c_max_head, ARG_c_timeout, ARG_c_ssl, ARG_c_cadata, ARG_c_insecure };
@@ -2116,6 +2096,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
     vstr_init(&extra, 32);
     uws_join(&protocols, args[ARG_c_subprotocols].u_obj, ", ");
     uws_header_lines(&extra, args[ARG_c_headers].u_obj);
+    uws_url_auth(&extra, url);
     size_t origin_len = 0;
     const char *origin = NULL;
     if (args[ARG_c_origin].u_obj != mp_const_none) {

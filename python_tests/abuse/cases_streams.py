@@ -60,7 +60,10 @@ def handshake_lie(count_of, call):
             e = raises(OSError, uwebsocket.read_request, stream)
         else:
             e = raises(OSError, uwebsocket.client, stream, "ws://h/")
-        eq(errno_of(e), EIO, "errno")
+        # A count over the buffer is EIO; a negative one is the stream's own
+        # error number (io.IOBase reads -N as errno N).
+        if count_of(8) >= 0:
+            eq(errno_of(e), EIO, "errno")
     return case
 
 
@@ -240,7 +243,8 @@ def lying_write(ret, op):
         elif op == "ping":
             raises_closed(1006, ws.ping, b"p")
         else:
-            raises_closed(1006, ws.write, b"abc")
+            # The byte-stream view fails like a socket's write.
+            raises(OSError, ws.write, b"abc")
         closed_as(ws, 1006)
         eq(stream.closed, True, "stream closed")
         raises_closed(1006, ws.send, b"again")
@@ -521,7 +525,7 @@ INNER = {
 OUTER = {
     "recv": ("read", lambda ws: ws.recv()),
     "recv_into": ("read", lambda ws: ws.recv_into(bytearray(2000))),
-    "read": ("read", lambda ws: ws.read(5)),
+    "read": ("read", lambda ws: ws.read(300)),
     "send": ("write", lambda ws: ws.send(b"outer" * 100)),
     "ping": ("write", lambda ws: ws.ping(b"o")),
     "close": ("write", lambda ws: ws.close()),

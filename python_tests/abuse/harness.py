@@ -19,6 +19,9 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 KEY = b"\x37\xfa\x21\x3d"
 EAGAIN, ETIMEDOUT, ECONNRESET, EPIPE, EIO = 11, 110, 104, 32, 5
 MP_STREAM_CLOSE = 4
+MP_STREAM_POLL = 3
+POLL_RD = 1
+POLL_WR = 4
 
 
 def frame(opcode, payload=b"", fin=True, key=None, rsv=0, length=None):
@@ -129,6 +132,8 @@ class Base(io.IOBase):
         self.n_reads += 1
         act = self.reads.pop(0) if self.reads else self.forever_reads
         if act is None:
+            if not self.blocking and self.pos >= len(self.data):
+                return None  # a non-blocking socket with nothing now
             return self._copy(buf)
         if act == "none":
             return None
@@ -177,6 +182,10 @@ class Hostile(Base):
                 return act(self, request, arg)
         if request == MP_STREAM_CLOSE:
             self.closed = True
+            return 0
+        if request == MP_STREAM_POLL:
+            # Reads and writes never wait: always ready.
+            return arg & (POLL_RD | POLL_WR)
         return 0
 
 
