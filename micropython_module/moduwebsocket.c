@@ -1778,22 +1778,27 @@ static size_t uws_check_max_head(mp_int_t max_head) {
     return max_head;
 }
 
-// Read a request head within timeout_ms (0: no bound of ours). A stream
-// that times out or fails is closed: a server has nothing to answer.
+// uws_read_head, closing the stream when the head does not come (a
+// timeout, the end of the stream, an error): neither side has anything to
+// answer then.
+static bool uws_read_head_or_close(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t timeout_ms) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        bool complete = uws_read_head(stream, head, max, timeout_ms);
+        nlr_pop();
+        return complete;
+    }
+    if (!uws_is_fatal(nlr.ret_val)) {
+        uws_stream_close(NULL, stream);
+    }
+    nlr_jump(nlr.ret_val);
+}
+
+// Read a request head within timeout_ms (0: no bound of ours).
 static mp_obj_uws_request_t *uws_read_request_from(mp_obj_t stream, size_t max_head, mp_uint_t timeout_ms) {
     vstr_t head;
     vstr_init(&head, 256);
-    bool complete = false;
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        complete = uws_read_head(stream, &head, max_head, timeout_ms);
-        nlr_pop();
-    } else {
-        if (!uws_is_fatal(nlr.ret_val)) {
-            uws_stream_close(NULL, stream);
-        }
-        nlr_jump(nlr.ret_val);
-    }
+    bool complete = uws_read_head_or_close(stream, &head, max_head, timeout_ms);
     if (!complete) {
         uws_refuse_head(stream, &head, false);
     }
@@ -2122,17 +2127,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
 
     vstr_t head;
     vstr_init(&head, 256);
-    bool complete = false;
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        complete = uws_read_head(stream, &head, max_head, timeout_ms);
-        nlr_pop();
-    } else {
-        if (!uws_is_fatal(nlr.ret_val)) {
-            uws_stream_close(NULL, stream);
-        }
-        nlr_jump(nlr.ret_val);
-    }
+    bool complete = uws_read_head_or_close(stream, &head, max_head, timeout_ms);
     if (!complete) {
         uws_stream_close(NULL, stream);
         uws_raise(&uws_type_HandshakeError, 0, (const byte *)"response head too long", 22);
