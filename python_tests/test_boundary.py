@@ -1,0 +1,101 @@
+"""The boundary on real sockets: select.poll does not spin on a partial
+header read ahead, and a WebSocket dropped without close() closes its
+socket when collected. A CPython peer on loopback; the MicroPython side
+runs on the unix firmware."""
+import socket
+import threading
+import time
+
+from conftest import run_mp
+
+TIMEOUT = 10
+
+
+def peer(script_for_port, serve):
+    """Listen on loopback, run the MicroPython script (given the port)
+    against it, and let serve(conn) talk to it in a thread."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(TIMEOUT)
+        port = listener.getsockname()[1]
+        result = {}
+
+        def accept():
+            conn, _ = listener.accept()
+            conn.settimeout(TIMEOUT)
+            with conn:
+                result["peer"] = serve(conn)
+        thread = threading.Thread(target=accept)
+        thread.start()
+        code, out = run_mp(script_for_port(port), timeout=30)
+        thread.join(TIMEOUT)
+        return code, out, result.get("peer")
+
+
+def test_poll_waits_on_the_socket_while_a_header_is_partial():
+    # The server sends one byte of a frame header, waits for the device to
+    # report how often poll woke up, then the rest of the frame.
+    def serve(conn):
+        conn.sendall(b"\x81")
+        assert conn.recv(64).startswith(b"polled")
+        conn.sendall(b"\x05hello")
+        return conn.recv(64)
+
+    script = lambda port: (
+        "import socket, select, uwebsocket\n"
+        "s = socket.socket()\n"
+        "s.connect(socket.getaddrinfo('127.0.0.1', %d)[0][-1])\n"
+        "ws = uwebsocket.WebSocket(s, False)\n"
+        "ws.setblocking(False)\n"
+        "import time\n"
+        "time.sleep_ms(200)\n"
+        "assert ws.recv() is None\n"  # reads the one byte ahead
+        "p = select.poll()\n"
+        "p.register(ws, select.POLLIN)\n"
+        "wakes = 0\n"
+        "for i in range(10):\n"
+        "    if p.poll(50):\n"
+        "        wakes += 1\n"
+        "s.send(b'polled %%d' %% wakes)\n"
+        "assert p.poll(5000), 'no POLLIN once the frame came'\n"
+        "msg = None\n"
+        "for i in range(100):\n"
+        "    msg = ws.recv()\n"
+        "    if msg is not None: break\n"
+        "    time.sleep_ms(10)\n"
+        "s.send(b'got ' + msg.encode())\n"
+        "print('wakes', wakes)\n" % port)
+    code, out, got = peer(script, serve)
+    assert code == 0, out
+    assert out.split()[-2:] == ["wakes", "0"], out
+    assert got == b"got hello"
+
+
+def test_dropped_websocket_closes_its_socket_when_collected():
+    # The device keeps running for 3 s after the collection: the end of
+    # stream must come from the finaliser, not from the process exiting.
+    def serve(conn):
+        assert conn.recv(64) == b"ready"
+        start = time.monotonic()
+        data = conn.recv(64)  # b"" once the device's socket is closed
+        return data, time.monotonic() - start
+
+    script = lambda port: (
+        "import gc, socket, uwebsocket\n"
+        "def make():\n"
+        "    s = socket.socket()\n"
+        "    s.connect(socket.getaddrinfo('127.0.0.1', %d)[0][-1])\n"
+        "    s.send(b'ready')\n"
+        "    uwebsocket.WebSocket(s, False)\n"
+        "make()\n"
+        "for i in range(3):\n"
+        "    bytearray(1000)\n"
+        "    gc.collect()\n"
+        "import time\n"
+        "time.sleep_ms(3000)\n"
+        "print('collected')\n" % port)
+    code, out, (data, waited) = peer(script, serve)
+    assert code == 0, out
+    assert data == b"", data
+    assert waited < 2.5, "the socket stayed open until the process ended (%.1f s)" % waited
