@@ -796,11 +796,13 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
 // a piece at a time (client role). accept(), connect() and WebSocket()
 // set TCP_NODELAY on sockets, so the separate writes never wait on
 // Nagle's algorithm. A stream written in Python may run code that resizes
-// the object the payload lives in: for such a stream the payload is copied
-// first, and a raw pointer into the caller's object is never used after a
-// call into Python.
+// the object the payload lives in (`source`; MP_OBJ_NULL for a payload of
+// the shim's own): for such a stream the payload is copied first, or,
+// without memory for a copy, taken a piece at a time with the object's
+// buffer looked up again before each piece; a raw pointer into the
+// caller's object is never used after a call into Python.
 static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t header_len,
-    const byte *key, const byte *payload, size_t len) {
+    const byte *key, mp_obj_t source, const byte *payload, size_t len) {
     uws_frame_out_t out = { 0 };
     byte chunk[UWS_STACK_FRAME];
     if (header_len + len <= sizeof(chunk)) {
@@ -810,18 +812,28 @@ static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t
         return;
     }
     bool masked = (key[0] | key[1] | key[2] | key[3]) != 0;
-    byte *copy = NULL;
-    if (mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
-        copy = m_new(byte, len);
+    bool python_stream = source != MP_OBJ_NULL && mp_obj_is_instance_type(mp_obj_get_type(self->stream));
+    byte *copy = python_stream ? m_new_maybe(byte, len) : NULL;
+    if (copy != NULL) {
         uws_mask_copy(copy, payload, len, key, 0);
         payload = copy;
         masked = false;
+        python_stream = false;
     }
     uws_frame_write(self, &out, header, header_len);
-    if (!masked) {
+    if (!masked && !python_stream) {
         uws_frame_write(self, &out, payload, len);
     } else {
         for (size_t done = 0; done < len;) {
+            if (python_stream) {
+                mp_buffer_info_t bufinfo;
+                mp_get_buffer_raise(source, &bufinfo, MP_BUFFER_READ);
+                if (bufinfo.len < len) {
+                    // The object shrank under a frame already begun.
+                    uws_end_transport(self, UWS_END_WRITE_ABORT, 0);
+                }
+                payload = bufinfo.buf;
+            }
             size_t n = MIN(sizeof(chunk), len - done);
             uws_mask_copy(chunk, payload + done, n, key, done);
             uws_frame_write(self, &out, chunk, n);
@@ -847,7 +859,7 @@ static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byt
     } else if (n < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
     }
-    uws_write_frame(self, header, n, key, payload, len);
+    uws_write_frame(self, header, n, key, MP_OBJ_NULL, payload, len);
 }
 
 // Read and drop what the peer has already sent (the rest of a bad frame),
@@ -1260,7 +1272,7 @@ static mp_obj_t uws_recv_into(mp_obj_t self_in, mp_obj_t buf_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(uws_recv_into_obj, uws_recv_into);
 
-static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, const byte *data, size_t len) {
+static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
     if (uws_ended(self)) {
         uws_raise_closed(self);
     }
@@ -1279,7 +1291,7 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, const b
     } else if (n < 0) {
         uws_raise_closed(self);
     }
-    uws_write_frame(self, header, n, key, data, len);
+    uws_write_frame(self, header, n, key, source, data, len);
 }
 
 // send(data, fin=True): str is sent as a text message, any other buffer as
@@ -1298,7 +1310,7 @@ static mp_obj_t uws_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_a
     bool text = mp_obj_is_str(data);
     mp_buffer_info_t bufinfo;
     mp_get_buffer_raise(data, &bufinfo, MP_BUFFER_READ);
-    uws_send_data(self, text, args[ARG_fin].u_bool, bufinfo.buf, bufinfo.len);
+    uws_send_data(self, text, args[ARG_fin].u_bool, data, bufinfo.buf, bufinfo.len);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_send_obj, 1, uws_send);
@@ -1549,7 +1561,16 @@ static mp_uint_t uws_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t s
     mp_obj_websocket_t *self = uws_enter(self_in);
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        uws_send_data(self, false, true, buf, size);
+        // The bytes belong to an object we do not know: for a stream
+        // written in Python (which runs code while writing) send a copy.
+        if (size > UWS_STACK_FRAME && mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
+            byte *copy = m_new(byte, size);
+            memcpy(copy, buf, size);
+            uws_send_data(self, false, true, MP_OBJ_NULL, copy, size);
+            m_del(byte, copy, size);
+        } else {
+            uws_send_data(self, false, true, MP_OBJ_NULL, buf, size);
+        }
         nlr_pop();
     } else {
         if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(MP_OBJ_FROM_PTR(nlr.ret_val))), MP_OBJ_FROM_PTR(&uws_type_ConnectionClosed))) {

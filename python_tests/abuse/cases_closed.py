@@ -1,3 +1,4 @@
+import errno
 # Every method and attribute of a WebSocket after its connection ended, for
 # each way a connection ends. A closed WebSocket raises ConnectionClosed with
 # its close_code from recv/recv_into/send/ping (read/readinto give end of
@@ -146,7 +147,7 @@ def op_write(ws, stream, code, reason):
     try:
         ws.write(b"x")
     except OSError as e:
-        eq(e.errno, 107, "write() after the end: ENOTCONN")
+        eq(e.errno, errno.ENOTCONN, "write() after the end: ENOTCONN")
     else:
         raise AssertionError("write() after the end did not raise")
     eq(len(stream.out), n, "bytes written")

@@ -5,6 +5,8 @@
 # second close() does nothing (RFC 6455 section 7.1.5 and 7.4).
 import io
 
+import errno
+
 import uwebsocket
 from wsframe import (run, KEY, OP_BINARY, OP_CLOSE, OP_TEXT, Duplex, check, close_payload, frame)
 
@@ -37,7 +39,7 @@ def ended(stream, code, max_size=65536, server_side=True):
     try:
         ws.write(b"late")
     except OSError as e:
-        check(e.errno, 107, "write() after the end: ENOTCONN")
+        check(e.errno, errno.ENOTCONN, "write() after the end: ENOTCONN")
     else:
         raise AssertionError("write() after the end did not raise")
     check(ws.close(), None, "second close()")
@@ -109,7 +111,7 @@ def test_local_close_then_every_call():
     try:
         ws.write(b"late")
     except OSError as e:
-        check(e.errno, 107, "write() after the end: ENOTCONN")
+        check(e.errno, errno.ENOTCONN, "write() after the end: ENOTCONN")
     else:
         raise AssertionError("write() after the end did not raise")
     check(ws.close(), None, "second close()")

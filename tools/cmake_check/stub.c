@@ -1,22 +1,11 @@
-// Stands in for the shim in tools/cmake_check: the host hooks the core
-// needs, and one call through the generated header (the server handshake
-// of RFC 6455 section 1.3, whose accept key is known).
+// Stands in for the shim in tools/cmake_check: one call through the
+// generated header (the server handshake of RFC 6455 section 1.3, whose
+// accept key is known). The core needs nothing from its host.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "uws_host.h"
 #include "uwebsocket_core.h"
-
-void uws_host_random(uint8_t *buf, size_t len) {
-    for (size_t i = 0; i < len; ++i) {
-        buf[i] = (uint8_t)rand();
-    }
-}
-
-void uws_host_fatal(void) {
-    abort();
-}
 
 static const char request[] =
     "GET /chat HTTP/1.1\r\n"
