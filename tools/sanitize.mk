@@ -29,7 +29,7 @@ SANITIZE_LDFLAGS := -fsanitize=address,undefined
 # The Rust core is built by nightly rustc with -Zsanitizer=address; the
 # instrumented staticlib links against GCC's libasan (the same ABI,
 # version 8). An explicit --target keeps the flags off build.rs and its
-# dependencies (bindgen loads libclang). The precompiled `core` stays
+# dependencies (cbindgen). The precompiled `core` stays
 # uninstrumented; the core's own code and its dependencies are.
 SANITIZE_RUST_TARGET := x86_64-unknown-linux-gnu
 SANITIZE_CARGO := env RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes -Cdebuginfo=1" cargo +nightly
