@@ -11,6 +11,19 @@ import uwebsocket
 from wsframe import (run, KEY, OP_BINARY, OP_CLOSE, OP_TEXT, Duplex, check, close_payload, frame)
 
 
+def stream_view_ended(ws):
+    """The byte-stream view ends like a socket: end of file on reads,
+    OSError(ENOTCONN) on a write."""
+    check(ws.read(1), b"", "read() after the end")
+    check(ws.readinto(bytearray(4)), 0, "readinto() after the end")
+    try:
+        ws.write(b"late")
+    except OSError as e:
+        check(e.errno, errno.ENOTCONN, "write() after the end: ENOTCONN")
+    else:
+        raise AssertionError("write() after the end did not raise")
+
+
 def ended(stream, code, max_size=65536, server_side=True):
     """recv() on stream must end the connection with code; the state and
     every later call must agree. Returns the exception."""
@@ -33,15 +46,7 @@ def ended(stream, code, max_size=65536, server_side=True):
             check(e.code, code, name + " after the end")
         else:
             raise AssertionError("%s after the end did not raise" % name)
-    # The byte-stream view ends like a stream: end of file, no exception.
-    check(ws.read(1), b"", "read() after the end")
-    check(ws.readinto(bytearray(4)), 0, "readinto() after the end")
-    try:
-        ws.write(b"late")
-    except OSError as e:
-        check(e.errno, errno.ENOTCONN, "write() after the end: ENOTCONN")
-    else:
-        raise AssertionError("write() after the end did not raise")
+    stream_view_ended(ws)
     check(ws.close(), None, "second close()")
     check(ws.flush(), 0, "flush() after the end")
     check(ws.keepalive(1, 1), None, "keepalive() after the end")
@@ -105,15 +110,7 @@ def test_local_close_then_every_call():
         check(e.code, 1000, "send after close()")
     else:
         raise AssertionError("send after close() did not raise")
-    # The byte-stream view ends like a stream: end of file, no exception.
-    check(ws.read(1), b"", "read() after the end")
-    check(ws.readinto(bytearray(4)), 0, "readinto() after the end")
-    try:
-        ws.write(b"late")
-    except OSError as e:
-        check(e.errno, errno.ENOTCONN, "write() after the end: ENOTCONN")
-    else:
-        raise AssertionError("write() after the end did not raise")
+    stream_view_ended(ws)
     check(ws.close(), None, "second close()")
 
 
