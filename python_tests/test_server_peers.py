@@ -67,6 +67,16 @@ class SyncClient:
             self.ws.recv(timeout=TIMEOUT)
         return closed.value.rcvd.code, closed.value.rcvd.reason
 
+    async def send_refused(self, data):
+        """Sends a message the server refuses; its close code and reason.
+        The server may refuse on the frame header, so the close can arrive
+        while this send is still writing."""
+        try:
+            self.ws.send(data)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code, closed.rcvd.reason
+        return await self.closed_by_server()
+
 
 class AsyncClient:
     """websockets.asyncio."""
@@ -98,6 +108,13 @@ class AsyncClient:
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(self.ws.recv(), TIMEOUT)
         return closed.value.rcvd.code, closed.value.rcvd.reason
+
+    async def send_refused(self, data):
+        try:
+            await self.ws.send(data)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code, closed.rcvd.reason
+        return await self.closed_by_server()
 
 
 class TornadoClient:
@@ -133,6 +150,13 @@ class TornadoClient:
         return await self._until_closed()
 
     async def closed_by_server(self):
+        return await self._until_closed()
+
+    async def send_refused(self, data):
+        try:
+            await self.send(data)
+        except tornado.websocket.WebSocketClosedError:
+            pass
         return await self._until_closed()
 
 
@@ -173,8 +197,7 @@ def test_message_over_the_limit_is_refused_with_1009(client, echo_url):
         await client.connect(echo_url)
         await client.send("small")
         assert await client.recv() == "small"
-        await client.send(binary_of(ECHO_LIMIT + 1))
-        return await client.closed_by_server()
+        return await client.send_refused(binary_of(ECHO_LIMIT + 1))
     code, _ = run(scenario())
     assert code == 1009
 
