@@ -363,25 +363,21 @@ static void uws_write_all(mp_obj_t stream, const byte *buf, size_t len) {
 }
 
 // Read an HTTP head (up to and including the blank line) without reading a
-// byte past it: frames may follow at once. Reads at most as many bytes as
-// could still belong to the terminator, so never overshoots. The head must
-// be complete within timeout_ms (0: no bound of ours; the stream's own
-// timeout applies). Returns false when the head is longer than max (the
-// caller answers 431); raises OSError on a timeout, the end of the stream
-// or a stream error.
+// byte past it: frames may follow at once. The core's head reader says how
+// much each read may ask for. The head must be complete within timeout_ms
+// (0: no bound of ours; the stream's own timeout applies). Returns false
+// when the head is longer than max (the caller answers 431); raises
+// OSError on a timeout, the end of the stream or a stream error.
 static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t timeout_ms) {
-    static const char terminator[] = "\r\n\r\n";
     mp_uint_t start = mp_hal_ticks_ms();
-    size_t matched = 0;
-    while (matched < 4) {
-        if (head->len >= max) {
-            return false;
-        }
+    uws_head_reader reader;
+    uws_head_init(&reader, max);
+    size_t want;
+    while ((want = uws_head_next(&reader)) > 0) {
         mp_uint_t waited = mp_hal_ticks_ms() - start;
         if (timeout_ms > 0 && (waited >= timeout_ms || !uws_wait(NULL, stream, MP_STREAM_POLL_RD, timeout_ms - waited))) {
             mp_raise_OSError(MP_ETIMEDOUT);
         }
-        size_t want = MIN(4 - matched, max - head->len);
         byte *dst = (byte *)vstr_add_len(head, want);
         int err;
         mp_uint_t n = uws_io(NULL, stream, UWS_IO_READ, dst, want, &err);
@@ -401,14 +397,9 @@ static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t t
             continue;
         }
         head->len -= want - n;
-        // `dst` is not used past this point: vstr_add_len may move the
-        // buffer on the next round.
-        for (mp_uint_t i = 0; i < n; ++i) {
-            char c = dst[i];
-            matched = c == terminator[matched] ? matched + 1 : (c == '\r' ? 1 : 0);
-        }
+        uws_head_feed(&reader, dst, n);
     }
-    return true;
+    return uws_head_feed(&reader, NULL, 0) == UWS_HEAD_COMPLETE;
 }
 
 // A handshake deadline argument (seconds): ms; None gives `none_ms` (0:
@@ -470,12 +461,8 @@ struct _mp_obj_websocket_t {
     byte *msg_buf;
     size_t msg_len;
     size_t msg_alloc;
-    // Keepalive (0: off): ping after ping_interval ms without traffic,
-    // fail with 1011 when no answer comes within ping_timeout ms. last_rx
-    // is when bytes last came, or when the outstanding ping went out.
-    mp_uint_t ping_interval;
-    mp_uint_t ping_timeout;
-    mp_uint_t last_rx;
+    // Keepalive's timer (the core's; zero: off).
+    uws_keepalive_state keepalive;
     // Non-blocking mode (setblocking(False)): what the stream did not take
     // yet, written before anything else (NULL when nothing waits).
     struct _uws_tx_queue_t *tx;
@@ -488,7 +475,6 @@ struct _mp_obj_websocket_t {
     uint8_t busy;
     // The small fields together: 240 bytes in all on a 32-bit port (15
     // GC blocks), the connection state included.
-    bool ping_outstanding : 1;
     bool stream_closed : 1;
     bool more : 1;
     bool queue_writes : 1;
@@ -539,15 +525,12 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     self->msg_buf = NULL;
     self->msg_len = 0;
     self->msg_alloc = 0;
-    self->ping_interval = 0;
-    self->ping_timeout = 0;
-    self->last_rx = mp_hal_ticks_ms();
+    uws_keepalive_set(&self->keepalive, 0, 0, 0);
     self->tx = NULL;
     self->close_code = 0;
     self->end_errno = 0;
     self->end = UWS_END_NONE;
     self->busy = false;
-    self->ping_outstanding = false;
     self->stream_closed = false;
     self->more = false;
     self->queue_writes = false;
@@ -888,12 +871,7 @@ static void uws_discard_pending_input(mp_obj_websocket_t *self) {
 
 // Send our Close frame, ignoring a transport that already failed (the
 // close is then abnormal anyway).
-static void uws_send_close_quietly(mp_obj_websocket_t *self, uint16_t code, const byte *reason, size_t reason_len) {
-    byte payload[UWS_MAX_CONTROL];
-    int32_t n = uws_close_payload(code, reason, reason_len, payload);
-    if (n < 0) {
-        n = uws_close_payload(code, NULL, 0, payload);
-    }
+static void uws_send_close_payload(mp_obj_websocket_t *self, const byte *payload, int32_t n) {
     if (n < 0 || self->stream_closed) {
         return;
     }
@@ -904,6 +882,18 @@ static void uws_send_close_quietly(mp_obj_websocket_t *self, uint16_t code, cons
     } else {
         uws_reraise_if_fatal(nlr.ret_val);
     }
+}
+
+static void uws_send_close_quietly(mp_obj_websocket_t *self, uint16_t code, const byte *reason, size_t reason_len) {
+    byte payload[UWS_MAX_CONTROL];
+    uws_send_close_payload(self, payload, uws_close_payload(code, reason, reason_len, payload));
+}
+
+// The Close the core says we owe (§5.5.1 after the peer's, §7.1.7 after a
+// protocol failure), if any.
+static void uws_send_close_reply(mp_obj_websocket_t *self) {
+    byte payload[UWS_MAX_CONTROL];
+    uws_send_close_payload(self, payload, uws_close_reply(CONN(self), payload));
 }
 
 // Act on an event that is not a message: answer pings, finish closes, fail
@@ -927,12 +917,8 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
         case UWS_EV_PONG:
             return;
         case UWS_EV_CLOSE: {
-            uint16_t code = uws_close_code(CONN(self));
-            uws_set_end(self, UWS_END_CORE, code, 0);
-            if (uws_state(CONN(self)) == UWS_STATE_CLOSE_RECEIVED) {
-                // §5.5.1: echo the peer's code in our Close.
-                uws_send_close_quietly(self, code == 1005 ? 1000 : code, NULL, 0);
-            }
+            uws_set_end(self, UWS_END_CORE, uws_close_code(CONN(self)), 0);
+            uws_send_close_reply(self);
             uws_drop_message(self);
             uws_close_stream(self);
             uws_raise_closed(self);
@@ -941,12 +927,7 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
             // A protocol error: fail the connection with the core's code.
             uws_set_end(self, UWS_END_CORE, -event, 0);
             uws_drop_message(self);
-            if (uws_state(CONN(self)) == UWS_STATE_FAILED) {
-                // The message is the core's (static): safe across calls.
-                size_t mlen;
-                const uint8_t *message = uws_error_message(CONN(self), &mlen);
-                uws_send_close_quietly(self, -event, message, mlen);
-            }
+            uws_send_close_reply(self);
             uws_discard_pending_input(self);
             uws_close_stream(self);
             uws_raise_closed(self);
@@ -979,37 +960,22 @@ static byte *uws_message_space(mp_obj_websocket_t *self, size_t want) {
 // connection with 1011 when the ping goes unanswered. Returns how many ms
 // until the next check is due (-1: keepalive off).
 static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
-    if (self->ping_interval == 0 || uws_ended(self) || uws_state(CONN(self)) != UWS_STATE_OPEN) {
+    if (uws_ended(self) || uws_state(CONN(self)) != UWS_STATE_OPEN) {
         return -1;
     }
-    mp_uint_t now = mp_hal_ticks_ms();
-    if (self->ping_outstanding) {
-        mp_uint_t waited = now - self->last_rx;
-        if (waited < self->ping_timeout) {
-            return self->ping_timeout - waited;
-        }
-        uws_set_end(self, UWS_END_KEEPALIVE, 1011, 0);
-        uws_send_close_quietly(self, 1011, (const byte *)"keepalive timeout", 17);
+    int64_t due = uws_keepalive_poll(&self->keepalive, mp_hal_ticks_ms());
+    if (due == UWS_KEEPALIVE_PING) {
+        uws_send_control(self, UWS_OP_PING, NULL, 0);
+        due = uws_keepalive_poll(&self->keepalive, mp_hal_ticks_ms());
+    }
+    if (due == UWS_KEEPALIVE_DEAD) {
+        uws_set_end(self, UWS_END_KEEPALIVE, UWS_KEEPALIVE_CLOSE, 0);
+        uws_send_close_quietly(self, UWS_KEEPALIVE_CLOSE, (const byte *)"keepalive timeout", 17);
         uws_drop_message(self);
         uws_close_stream(self);
         uws_raise_closed(self);
     }
-    mp_uint_t quiet = now - self->last_rx;
-    if (quiet < self->ping_interval) {
-        return self->ping_interval - quiet;
-    }
-    uws_send_control(self, UWS_OP_PING, NULL, 0);
-    self->ping_outstanding = true;
-    self->last_rx = now;
-    return self->ping_timeout;
-}
-
-// Any bytes from the peer show it is alive.
-static inline void uws_peer_alive(mp_obj_websocket_t *self) {
-    if (self->ping_interval) {
-        self->last_rx = mp_hal_ticks_ms();
-        self->ping_outstanding = false;
-    }
+    return due < 0 ? -1 : (mp_int_t)due;
 }
 
 // A keepalive time in ms from seconds (a float where the port has them).
@@ -1037,11 +1003,8 @@ static mp_obj_t uws_keepalive(size_t n_args, const mp_obj_t *args) {
     mp_obj_websocket_t *self = uws_enter(args[0]);
     if (n_args > 1) {
         mp_uint_t interval = uws_keepalive_ms(args[1]);
-        mp_uint_t timeout = n_args > 2 && args[2] != mp_const_none ? uws_keepalive_ms(args[2]) : interval;
-        self->ping_interval = interval;
-        self->ping_timeout = timeout > 0 ? timeout : interval;
-        self->last_rx = mp_hal_ticks_ms();
-        self->ping_outstanding = false;
+        mp_uint_t timeout = n_args > 2 && args[2] != mp_const_none ? uws_keepalive_ms(args[2]) : 0;
+        uws_keepalive_set(&self->keepalive, interval, timeout, mp_hal_ticks_ms());
     }
     mp_int_t due = uws_keepalive_check(self);
     return due < 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(due);
@@ -1100,7 +1063,7 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
         memcpy(dst, buffered, want);
         n = want;
     } else {
-        if (self->ping_interval) {
+        if (self->keepalive.interval) {
             uws_keepalive_wait(self);
             // Keepalive may have sent a ping (a stream call): ask again
             // where the bytes go.
@@ -1119,7 +1082,7 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
         if (n < 0) {
             return UWS_RX_AGAIN;
         }
-        uws_peer_alive(self);
+        uws_keepalive_received(&self->keepalive, mp_hal_ticks_ms());
     }
     int32_t event;
     if (internal != NULL) {
@@ -1772,21 +1735,15 @@ static mp_obj_uws_request_t *uws_request_from_head(mp_obj_t stream, vstr_t *head
     req->path = uws_text_or_bytes(base + parsed.path.start, parsed.path.len);
     req->upgrade = parsed.upgrade;
     req->headers = mp_obj_new_dict(parsed.header_count);
-    for (size_t i = 0; i < parsed.header_count; ++i) {
-        vstr_t name;
-        vstr_init(&name, parsed.names[i].len);
-        for (size_t j = 0; j < parsed.names[i].len; ++j) {
-            vstr_add_byte(&name, unichar_tolower(base[parsed.names[i].start + j]));
-        }
-        mp_obj_t key = mp_obj_new_str_from_vstr(&name);
-        mp_obj_t value = uws_text_or_bytes(base + parsed.values[i].start, parsed.values[i].len);
-        mp_map_elem_t *elem = mp_map_lookup(mp_obj_dict_get_map(req->headers), key, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND);
-        if (elem->value != MP_OBJ_NULL && mp_obj_is_str(elem->value) && mp_obj_is_str(value)) {
-            // RFC 9110 §5.3: repeated fields combine into a comma list.
-            value = mp_binary_op(MP_BINARY_OP_ADD, mp_binary_op(MP_BINARY_OP_ADD, elem->value, mp_obj_new_str(", ", 2)), value);
-        }
-        elem->value = value;
+    // Names lower-cased and repeated fields joined by the core, into
+    // buffers as long as the head (always enough).
+    byte *field = m_new(byte, 2 * head->len);
+    size_t name_len, value_len;
+    for (size_t i = 0; uws_request_header(base, head->len, i, field, &name_len, field + head->len, &value_len); ++i) {
+        mp_obj_dict_store(req->headers, mp_obj_new_str((const char *)field, name_len),
+            uws_text_or_bytes(field + head->len, value_len));
     }
+    m_del(byte, field, 2 * head->len);
     req->raw = mp_obj_new_bytes_from_vstr(head);
     return req;
 }
@@ -1847,6 +1804,23 @@ static mp_obj_t uws_read_request(size_t n_args, const mp_obj_t *pos_args, mp_map
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_read_request_obj, 1, uws_read_request);
 
+// A core writer's result into `out`'s free space: true when it wrote (the
+// length is taken); false when it needs more room (made, call again);
+// ValueError for what the core refuses.
+static bool uws_wrote(vstr_t *out, intptr_t n) {
+    if (n >= 0) {
+        out->len += n;
+        return true;
+    }
+    if (n == UWS_HTTP_INVALID) {
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid header"));
+    }
+    vstr_hint_size(out, (size_t)(-n - 2));
+    return false;
+}
+
+#define UWS_ROOM(out) (byte *)(out)->buf + (out)->len, (out)->alloc - (out)->len
+
 // Join a list of str into "a<sep>b<sep>c"; None gives an empty vstr.
 static void uws_join(vstr_t *out, mp_obj_t list, const char *sep) {
     if (list == mp_const_none) {
@@ -1861,10 +1835,8 @@ static void uws_join(vstr_t *out, mp_obj_t list, const char *sep) {
     while ((item = mp_iternext(iterable)) != MP_OBJ_STOP_ITERATION) {
         size_t len;
         const char *s = mp_obj_str_get_data(item, &len);
-        for (size_t i = 0; i < len; ++i) {
-            if (s[i] == ',' || s[i] == '\r' || s[i] == '\n' || s[i] == ' ') {
-                mp_raise_ValueError(MP_ERROR_TEXT("invalid subprotocol or origin"));
-            }
+        if (!uws_http_list_item_ok((const byte *)s, len)) {
+            mp_raise_ValueError(MP_ERROR_TEXT("invalid subprotocol or origin"));
         }
         if (out->len > 0) {
             vstr_add_str(out, sep);
@@ -1873,8 +1845,8 @@ static void uws_join(vstr_t *out, mp_obj_t list, const char *sep) {
     }
 }
 
-// Format extra headers (a dict or a list of (name, value) pairs) as header
-// lines. CR and LF are refused: they would let a value inject headers.
+// Extra headers (a dict or a list of (name, value) pairs) as header lines,
+// each checked by the core (no CR or LF that would inject a header).
 static void uws_header_lines(vstr_t *out, mp_obj_t headers) {
     if (headers == mp_const_none) {
         return;
@@ -1889,16 +1861,10 @@ static void uws_header_lines(vstr_t *out, mp_obj_t headers) {
     while ((item = mp_iternext(iterable)) != MP_OBJ_STOP_ITERATION) {
         mp_obj_t *pair;
         mp_obj_get_array_fixed_n(item, 2, &pair);
-        for (int k = 0; k < 2; ++k) {
-            size_t len;
-            const char *s = mp_obj_str_get_data(pair[k], &len);
-            for (size_t i = 0; i < len; ++i) {
-                if (s[i] == '\r' || s[i] == '\n' || (k == 0 && (s[i] == ':' || s[i] == ' '))) {
-                    mp_raise_ValueError(MP_ERROR_TEXT("invalid header"));
-                }
-            }
-            vstr_add_strn(out, s, len);
-            vstr_add_str(out, k == 0 ? ": " : "\r\n");
+        size_t name_len, value_len;
+        const char *name = mp_obj_str_get_data(pair[0], &name_len);
+        const char *value = mp_obj_str_get_data(pair[1], &value_len);
+        while (!uws_wrote(out, uws_http_header_line((const byte *)name, name_len, (const byte *)value, value_len, UWS_ROOM(out)))) {
         }
     }
 }
@@ -1976,29 +1942,6 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_accept_obj, 1, uws_accept);
 
-// The reason phrase for a status a device commonly answers with (RFC 9110
-// lets it be empty for the rest).
-static const char *uws_reason_phrase(mp_int_t status) {
-    switch (status) {
-        case 200: return "OK";
-        case 201: return "Created";
-        case 204: return "No Content";
-        case 301: return "Moved Permanently";
-        case 302: return "Found";
-        case 304: return "Not Modified";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 426: return "Upgrade Required";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 503: return "Service Unavailable";
-        default: return "";
-    }
-}
-
 // respond(sock, status=200, body=b"", *, content_type="text/html",
 //         headers=None): answer a plain HTTP request (the page of a device,
 // a 404) and close the socket: one port serves HTTP and WebSockets.
@@ -2025,17 +1968,15 @@ static mp_obj_t uws_respond(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
     size_t content_type_len = 9;
     if (args[ARG_content_type].u_obj != mp_const_none) {
         content_type = mp_obj_str_get_data(args[ARG_content_type].u_obj, &content_type_len);
-        if (memchr(content_type, '\r', content_type_len) || memchr(content_type, '\n', content_type_len)) {
-            mp_raise_ValueError(MP_ERROR_TEXT("invalid header"));
-        }
     }
-    vstr_t out;
-    mp_print_t print;
-    vstr_init_print(&out, 128, &print);
-    mp_printf(&print, "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\n", (int)status, uws_reason_phrase(status),
-        (int)content_type_len, content_type);
-    uws_header_lines(&out, args[ARG_headers].u_obj);
-    mp_printf(&print, "Content-Length: %u\r\nConnection: close\r\n\r\n", (unsigned)body.len);
+    vstr_t extra, out;
+    vstr_init(&extra, 32);
+    uws_header_lines(&extra, args[ARG_headers].u_obj);
+    vstr_init(&out, 128 + extra.len + body.len);
+    while (!uws_wrote(&out, uws_http_response(status, (const byte *)content_type, content_type_len,
+        (const byte *)extra.buf, extra.len, body.len, UWS_ROOM(&out)))) {
+    }
+    vstr_clear(&extra);
     // Head and body in one buffer, one write: the body object is not read
     // after a call into the stream.
     vstr_add_strn(&out, body.buf, body.len);
