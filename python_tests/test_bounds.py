@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import ABUSE_SCRIPTS, firmware_of, firmware_params, sanitizer_report
+from wsraw import CLOSE, parse_close, parse_frames
 
 ETIMEDOUT = 110
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -77,6 +78,7 @@ class Peer:
     def __init__(self, mode, port=None):
         self.mode = mode
         self.conns = []
+        self.received = b""  # what came after the handshake
         self.eof = threading.Event()
         self.stop = threading.Event()
         if mode in ("server_silent", "tcp_silent"):
@@ -137,9 +139,11 @@ class Peer:
         conn.settimeout(0.2)
         while not self.stop.is_set():
             try:
-                if not conn.recv(4096):
+                data = conn.recv(4096)
+                if not data:
                     self.eof.set()
                     return
+                self.received += data
             except socket.timeout:
                 continue
             except OSError:
@@ -153,6 +157,26 @@ class Peer:
             conn.close()
         if self.listener:
             self.listener.close()
+
+
+# close() waits 2 s for the peer's Close (README, "Waiting"); a little
+# less for the clock's granularity.
+CLOSE_WAIT_MS = 1900
+
+
+def closes_sent(p, masked):
+    """[(code, reason)] of the Close frames the peer received: the only
+    frames a silent peer's connection carries."""
+    assert p.eof.wait(5)
+    received = p.received
+    if p.mode == "client_silent":  # the server's 101 comes first
+        head, _, received = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+    frames, rest = parse_frames(received)
+    assert rest == b"", rest
+    assert all((f[3] is not None) == masked for f in frames), frames
+    assert [f[2] for f in frames] == [CLOSE], frames
+    return [parse_close(f[4]) for f in frames]
 
 
 @pytest.fixture
@@ -195,9 +219,11 @@ measure(lambda: ws.close())
 print("STATE", ws.closed, ws.close_code)
 """ % p.port, timeout=30)
     [(outcome, ms)] = results(out)
-    assert outcome == "ok" and ms <= 3000, (outcome, ms)
+    # It waited for the answer to its Close, and gave up at the bound.
+    assert outcome == "ok" and CLOSE_WAIT_MS <= ms <= 3000, (outcome, ms)
     assert "STATE True 1000" in out, out
     assert p.eof.wait(5), "the peer never saw the socket close"
+    assert closes_sent(p, masked=True) == [(1000, "")]
 
 
 def test_close_silent_client_server_role(kind, peer):
@@ -209,9 +235,10 @@ measure(lambda: ws.close(1001))
 print("STATE", ws.closed, ws.close_code)
 """, timeout=30)
     [(outcome, ms)] = results(out)
-    assert outcome == "ok" and ms <= 3000, (outcome, ms)
+    assert outcome == "ok" and CLOSE_WAIT_MS <= ms <= 3000, (outcome, ms)
     assert "STATE True 1001" in out, out
     assert p.eof.wait(5), "the peer never saw the socket close"
+    assert closes_sent(p, masked=False) == [(1001, "")]
 
 
 def test_readme_server_quiet_client(kind, peer):
@@ -231,9 +258,11 @@ measure(serve)
 print("STATE", ws.closed)
 """, timeout=30)
     [(outcome, ms)] = results(out)
-    assert outcome == "OSError %d" % ETIMEDOUT and ms <= 4500, (outcome, ms)
+    # The socket's 1 s timeout, then __exit__'s close() waiting for an
+    # answer to its Close 1000.
+    assert outcome == "OSError %d" % ETIMEDOUT and 1000 + CLOSE_WAIT_MS <= ms <= 4500, (outcome, ms)
     assert "STATE True" in out, out
-    assert p.eof.wait(5)
+    assert closes_sent(p, masked=False) == [(1000, "")]
 
 
 def test_close_silent_stream_in_memory(kind):
@@ -246,6 +275,7 @@ measure(lambda: ws.close())
 print("STATE", ws.closed, s.closed)
 """, timeout=30)
     [(outcome, ms)] = results(out)
+    # A read that says "nothing now" (None) is not waited on: no lower bound.
     assert outcome == "ok" and ms <= 3000, (outcome, ms)
     assert "STATE True True" in out, out
 

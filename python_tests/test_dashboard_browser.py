@@ -3,6 +3,8 @@ Selenium): two pages of the same device stay in step whatever changes the
 state, count each other, show live readings, and come back by themselves
 when the device restarts."""
 import os
+import struct
+import zlib
 
 import pytest
 from websockets.sync.client import connect as ws_connect
@@ -43,6 +45,67 @@ def browser(tmp_path):
         yield driver
     finally:
         driver.quit()
+
+
+def png_pixels(path):
+    """(width, height, rows of (r, g, b)) of an 8-bit RGB or RGBA PNG
+    without interlacing, as Chromium writes them (PNG spec §9 filters)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    while pos < len(data):
+        n, kind = struct.unpack("!I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack("!IIBBBBB", body)
+            assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    bpp = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(idat), width * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append([tuple(line[x:x + 3]) for x in range(0, stride, bpp)])
+        prev = line
+    return width, height, rows
+
+
+def colour(hex_rgb):
+    return tuple(bytes.fromhex(hex_rgb.lstrip("#")))
+
+
+def near(pixel, rgb, tolerance=24):
+    return all(abs(p - q) <= tolerance for p, q in zip(pixel, rgb))
+
+
+def pixels_in(rows, rect, scale):
+    """The pixels of an element's rect (CSS px, scaled to the image's)."""
+    x0, y0 = int(rect["x"] * scale), int(rect["y"] * scale)
+    x1, y1 = int((rect["x"] + rect["width"]) * scale), int((rect["y"] + rect["height"]) * scale)
+    return [px for row in rows[y0:y1] for px in row[x0:x1]]
+
+
+# The page's colours (dashboard.html :root): background, text, accent.
+BG_LIGHT, BG_DARK, TEXT, ACCENT = colour("#f2f4f7"), colour("#0f141b"), colour("#17202c"), colour("#f5a524")
+RECTS_JS = ("const r = id => { const b = document.getElementById(id).getBoundingClientRect();"
+            " return {x: b.x, y: b.y, width: b.width, height: b.height}; };"
+            "return {trend: r('trend'), temperature: r('temperature'), light: r('light'),"
+            " clients: r('clients')};")
 
 
 class Page:
@@ -202,10 +265,26 @@ def test_page_fits_a_phone_and_screenshots(browser, dashboard):
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": 360, "height": height, "deviceScaleFactor": 2, "mobile": True})
         driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+        rects = driver.execute_script(RECTS_JS)
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
                                {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
         driver.save_screenshot(str(ARTIFACTS / "dashboard-dark.png"))
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
-    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10000
+    # What the screenshots show, pixel by pixel (device scale 2).
+    width, height, rows = png_pixels(ARTIFACTS / "dashboard.png")
+    assert width == 720, width
+    assert near(rows[2][2], BG_LIGHT, 2), rows[2][2]
+    # The trend line is drawn in the accent colour across its box.
+    trend = pixels_in(rows, rects["trend"], 2)
+    drawn = [px for px in trend if near(px, ACCENT, 40)]
+    assert len(drawn) > 100, len(drawn)
+    # The switch is on: accent; the temperature and client count are text.
+    switch = pixels_in(rows, rects["light"], 2)
+    assert sum(near(px, ACCENT, 40) for px in switch) > len(switch) // 3
+    for element in ("temperature", "clients"):
+        assert sum(near(px, TEXT, 40) for px in pixels_in(rows, rects[element], 2)) > 20, element
+    _, _, dark = png_pixels(ARTIFACTS / "dashboard-dark.png")
+    assert near(dark[2][2], BG_DARK, 2), dark[2][2]
+    assert sum(near(px, ACCENT, 40) for px in pixels_in(dark, rects["trend"], 2)) > 100

@@ -1,12 +1,25 @@
 """The README's main job: the echo server, driven by CPython's websockets
 client (a peer we did not write) over a real loopback socket."""
 import asyncio
+import time
 
 import pytest
 import websockets
 from websockets.sync.client import connect as sync_connect
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, wait_log
+
+
+def closed_lines(srv, count):
+    """The `closed: CODE REASON` lines examples/echo_server.py logs, one per
+    connection, once there are `count` of them."""
+    wait_log(srv, "closed: ")
+    for _ in range(100):
+        lines = [line for line in srv.read_output().splitlines() if line.startswith("closed: ")]
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.05)
+    raise AssertionError(srv.read_output())
 
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1 << 20]
 
@@ -19,13 +32,14 @@ async def echo_all(url, sizes):
                 back = await asyncio.wait_for(ws.recv(), 10)
                 assert type(back) is type(data) and back == data, n
         await ws.close(1000, "done")
-        return ws.close_code
+        return ws.close_code, ws.close_reason
 
 
 def test_every_length_class_round_trips(mp_server):
     srv = mp_server(EXAMPLES / "echo_server.py")
-    code = asyncio.run(echo_all("ws://%s:%d/" % (srv.host, srv.port), SIZES))
-    assert code == 1000
+    # The server saw our code and reason, and answered with the code alone.
+    assert asyncio.run(echo_all("ws://%s:%d/" % (srv.host, srv.port), SIZES)) == (1000, "")
+    assert closed_lines(srv, 1) == ["closed: 1000 done"]
 
 
 def test_sync_client_text_binary_and_ping(mp_server):
@@ -37,6 +51,9 @@ def test_sync_client_text_binary_and_ping(mp_server):
         assert ws.recv(timeout=5) == b"\x00\xff"
         # Pings are answered by the module, without the script's help.
         assert ws.ping(b"p").wait(5)
+    # Leaving the block closed with 1000 and no reason; the server answered.
+    assert (ws.close_code, ws.close_reason) == (1000, "")
+    assert closed_lines(srv, 1) == ["closed: 1000 "]
 
 
 def test_server_keeps_serving_after_a_client(mp_server):
@@ -45,3 +62,5 @@ def test_server_keeps_serving_after_a_client(mp_server):
         with sync_connect("ws://%s:%d/" % (srv.host, srv.port)) as ws:
             ws.send("round %d" % i)
             assert ws.recv(timeout=5) == "round %d" % i
+        assert (ws.close_code, ws.close_reason) == (1000, "")
+    assert closed_lines(srv, 3) == ["closed: 1000 "] * 3

@@ -20,12 +20,15 @@ import struct
 import threading
 import time
 
+import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
 
 from clients.certs import make_certs
 from clients.peers import RawServer, WebsocketsServer, echo, run_client, run_session
 from conftest import ECHO, ROOT, wait_log
-from wsraw import CLOSE, PING, TEXT, CONT, RawClient, Reader, client_frame, frame, parse_close, serve_handshake
+from wsraw import (CLOSE, CONT, PING, PONG, TEXT, RawClient, Reader, client_frame, close_payload, frame,
+                   parse_close, read_frame, serve_handshake)
 
 TIMEOUT = 10.0
 
@@ -48,7 +51,9 @@ def test_first_recv_after_a_reset_raises_connection_closed_1006():
     def reset_after_handshake(conn):
         serve_handshake(conn)
         conn.sendall(frame(TEXT, b"before the reset"))
-        time.sleep(0.3)
+        # The client says it has the message (a reset may discard what it
+        # has not read yet), and is then in or about to enter recv().
+        assert read_frame(conn)[3] == b"got it"
         # SO_LINGER with a zero timeout: close() sends RST, not FIN.
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
@@ -57,7 +62,7 @@ def test_first_recv_after_a_reset_raises_connection_closed_1006():
             "import time, uwebsocket\n"
             "ws = uwebsocket.connect(%r, timeout=10)\n"
             "print('recv', ws.recv())\n"
-            "time.sleep(1)\n"  # the reset is in by now
+            "ws.send('got it')\n"
             "try:\n"
             "    ws.recv()\n"
             "    print('no exception')\n"
@@ -126,12 +131,27 @@ def test_keepalive_pings_a_silent_peer_and_ends_with_1011_without_a_socket_timeo
 def test_keepalive_keeps_an_answering_peer_on_a_blocking_socket(mp_server):
     srv = mp_server(ECHO, "--timeout", "none", "--keepalive", "0.3,0.6")
     # websockets answers pings by itself; its own pings are off.
-    with sync_connect("ws://%s:%d/" % (srv.host, srv.port), ping_interval=None,
-                      open_timeout=TIMEOUT) as ws:
-        time.sleep(2)
-        ws.send("still here")
-        assert ws.recv(timeout=TIMEOUT) == "still here"
-    assert "closed 1011" not in srv.read_output()
+    client = RawClient(srv.host, srv.port)
+    client.sock.settimeout(TIMEOUT)
+    try:
+        # Six pings in a row, each answered: each answer kept the connection
+        # open past another timeout, and the next ping came on schedule.
+        for _ in range(6):
+            fin, rsv, opcode, payload = client.read_frame()
+            assert (fin, opcode) == (True, PING), (opcode, payload)
+            client.send(client_frame(PONG, payload))
+        client.send(client_frame(TEXT, b"still here"))
+        while True:
+            fin, rsv, opcode, payload = client.read_frame()
+            if opcode != PING:
+                break
+            client.send(client_frame(PONG, payload))
+        assert (opcode, payload) == (TEXT, b"still here")
+        client.send(client_frame(CLOSE, close_payload(1000, "done")))
+        assert client.read_close() == (1000, "")
+    finally:
+        client.close()
+    assert wait_log(srv, "closed ") == "closed 1000 [done] 1000 [done]"
 
 
 # 4. TLS verifies unless told not to.
@@ -227,7 +247,12 @@ def test_readme_server_example_survives_quiet_and_vanishing_clients(mp_server, t
     with sync_connect(url, subprotocols=["chat"], open_timeout=TIMEOUT, ping_interval=None) as quiet:
         quiet.send("hello")
         assert quiet.recv(timeout=TIMEOUT) == "hello"
-        time.sleep(3)
+        # The server's socket timeout ends its recv(); leaving `with ws:`
+        # closes with 1000.
+        with pytest.raises(ConnectionClosed) as closed:
+            quiet.recv(timeout=TIMEOUT)
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1000, "")
+    assert wait_log(srv, "timed out:").startswith("timed out: [Errno 110]"), srv.read_output()
     # A client that resets the connection.
     raw = RawClient(srv.host, srv.port)
     raw.send(client_frame(TEXT, b"x"))

@@ -113,8 +113,11 @@ def test_bad_request_gets_its_http_error_then_the_server_goes_on(mp_server, requ
     if " 426 " in status_line:
         assert "upgrade" in resp.tokens("Connection")
     assert resp.header("Sec-WebSocket-Accept") is None
-    # The script gets the status it answered with.
-    wait_log(srv, "refused %s " % status_line.split()[1])
+    # The script gets the status it answered with, and the body says to the
+    # client what HandshakeError.message says to the script.
+    line = wait_log(srv, "refused %s " % status_line.split()[1])
+    message = line.split(" ", 2)[2]
+    assert message and resp.rest.decode() == message, (line, resp.raw)
     assert_serves_good_client(srv)
 
 

@@ -21,6 +21,13 @@ from conftest import ECHO, wait_log
 ECHO_LIMIT = 1 << 20  # examples/echo_server.py's max_size
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 65537, ECHO_LIMIT]
 TIMEOUT = 10.0
+TOO_BIG = "message exceeds the size limit"  # the reason of the 1009 (RFC 6455 §7.4.1)
+
+
+def ECHOED(code):
+    """What a client sees when the server answers its Close: the same code
+    (RFC 6455 §5.5.1) and no reason."""
+    return code, ""
 
 
 def text_of(n):
@@ -143,7 +150,8 @@ class TornadoClient:
     async def _until_closed(self):
         while await asyncio.wait_for(self.ws.read_message(), TIMEOUT) is not None:
             pass
-        return self.ws.close_code, self.ws.close_reason
+        # Tornado says None for an empty reason.
+        return self.ws.close_code, self.ws.close_reason or ""
 
     async def close(self, code, reason):
         self.ws.close(code, reason)
@@ -160,6 +168,10 @@ class TornadoClient:
         return await self._until_closed()
 
 
+# The reason each client puts in its answer to the server's Close:
+# websockets echoes code and reason, Tornado the code alone.
+ECHO_REASON = {"SyncClient": "server closes", "AsyncClient": "server closes", "TornadoClient": ""}
+
 CLIENTS = {"websockets-sync": SyncClient, "websockets-asyncio": AsyncClient, "tornado": TornadoClient}
 
 
@@ -171,75 +183,84 @@ def client(request):
 
 
 @pytest.fixture
-def echo_url(mp_server):
+def echo(mp_server):
     srv = mp_server(EXAMPLES / "echo_server.py")
-    return "ws://%s:%d/" % (srv.host, srv.port)
+    srv.url = "ws://%s:%d/" % (srv.host, srv.port)
+    return srv
+
+
+def server_saw(srv, code, reason):
+    """examples/echo_server.py logs the ConnectionClosed that ended its
+    connection: `closed: CODE REASON`."""
+    line = wait_log(srv, "closed: ")
+    assert line == "closed: %d %s" % (code, reason), srv.read_output()
 
 
 def run(coro):
     return asyncio.run(coro)
 
 
-def test_every_length_class_text_and_binary(client, echo_url):
+def test_every_length_class_text_and_binary(client, echo):
     async def scenario():
-        await client.connect(echo_url)
+        await client.connect(echo.url)
         for n in SIZES:
             for data in (text_of(n), binary_of(n)):
                 await client.send(data)
                 back = await client.recv()
                 assert type(back) is type(data) and len(back) == len(data) and back == data, n
-        await client.close(1000, "")
-    run(scenario())
+        return await client.close(1000, "")
+    # The server answered the Close with its code (RFC 6455 §5.5.1).
+    assert run(scenario()) == ECHOED(1000)
+    server_saw(echo, 1000, "")
 
 
-def test_message_over_the_limit_is_refused_with_1009(client, echo_url):
+def test_message_over_the_limit_is_refused_with_1009(client, echo):
     async def scenario():
-        await client.connect(echo_url)
+        await client.connect(echo.url)
         await client.send("small")
         assert await client.recv() == "small"
         return await client.send_refused(binary_of(ECHO_LIMIT + 1))
-    code, _ = run(scenario())
-    assert code == 1009
+    assert run(scenario()) == (1009, TOO_BIG)
+    server_saw(echo, 1009, TOO_BIG)
 
 
 @pytest.mark.parametrize("client", [name for name, kind in CLIENTS.items() if kind.fragments], indirect=True)
-def test_fragmented_messages(client, echo_url):
+def test_fragmented_messages(client, echo):
     async def scenario():
-        await client.connect(echo_url)
+        await client.connect(echo.url)
         parts = [text_of(n) for n in (0, 1, 125, 126, 4000, 70000)]
         await client.send_fragments(parts)
         assert await client.recv() == "".join(parts)
         chunks = [binary_of(n) for n in range(0, 300, 7)] * 20
         await client.send_fragments(chunks)
         assert await client.recv() == b"".join(chunks)
-        await client.close(1000, "")
-    run(scenario())
+        return await client.close(1000, "")
+    assert run(scenario()) == ECHOED(1000)
+    server_saw(echo, 1000, "")
 
 
-def test_pings_are_answered_between_messages(client, echo_url):
+def test_pings_are_answered_between_messages(client, echo):
     async def scenario():
-        await client.connect(echo_url)
+        await client.connect(echo.url)
         await client.ping(b"")
         await client.ping(bytes(range(125)))
         await client.send("after pings")
         assert await client.recv() == "after pings"
         await client.ping(b"again")
-        await client.close(1000, "")
-    run(scenario())
+        return await client.close(1001, "going away")
+    assert run(scenario()) == ECHOED(1001)
+    server_saw(echo, 1001, "going away")
 
 
-def test_client_closes_with_code_and_reason(client, mp_server):
-    srv = mp_server(EXAMPLES / "echo_server.py")
-
+def test_client_closes_with_code_and_reason(client, echo):
     async def scenario():
-        await client.connect("ws://%s:%d/" % (srv.host, srv.port))
+        await client.connect(echo.url)
         await client.send("bye soon")
         assert await client.recv() == "bye soon"
         return await client.close(3003, "client is done ✓")
-    code, _ = run(scenario())
-    # The server answers with the client's code and sees code and reason.
-    assert code == 3003
-    wait_log(srv, "closed: 3003 client is done ✓")
+    # The server sees code and reason, and answers with the code.
+    assert run(scenario()) == ECHOED(3003)
+    server_saw(echo, 3003, "client is done ✓")
 
 
 def test_server_closes_with_code_and_reason(client, mp_server):
@@ -250,4 +271,6 @@ def test_server_closes_with_code_and_reason(client, mp_server):
         await client.send("close-me")
         return await client.closed_by_server()
     assert run(scenario()) == (4000, "server closes")
-    wait_log(srv, "server closed 4000 ")
+    # What the server's close() got back: the client's echo of its code.
+    line = wait_log(srv, "server closed ")
+    assert line == "server closed 4000 [%s]" % ECHO_REASON[type(client).__name__], srv.read_output()

@@ -22,7 +22,7 @@ async def one(url, n, messages):
                 raise AssertionError("client %d: echo %d differs" % (n, i))
         await ws.close(1000, "bye")
     finally:
-        print("client", n, "closed", ws.close_code)
+        print("client", n, "closed", ws.close_code, ws.close_reason)
 
 
 async def main(url, clients, messages):

@@ -57,11 +57,15 @@ class WebsocketsServer:
     """`with WebsocketsServer(handler, **serve_options) as srv:` serves
     ws://127.0.0.1:srv.port (wss:// with ssl=context). The handler gets each
     websockets ServerConnection; exceptions it raises are kept in
-    srv.errors so a test can fail on them."""
+    srv.errors so a test can fail on them, and the close code and reason
+    each connection ended with in srv.closes."""
 
     def __init__(self, handler, host="127.0.0.1", port=0, **options):
         self.handler = handler
         self.errors = []
+        # (close_code, close_reason) the server saw, one per connection
+        # whose handler returned.
+        self.closes = []
         options.setdefault("max_size", None)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host, port), family=family)
@@ -77,6 +81,10 @@ class WebsocketsServer:
         except Exception as e:  # reported by the test, not lost in a thread
             self.errors.append(e)
             raise
+        # What the server does after a handler anyway: close with 1000 unless
+        # the connection already ended; then the code and reason it got.
+        ws.close()
+        self.closes.append((ws.close_code, ws.close_reason))
 
     def url(self, path="/", host=None):
         host = host or self.host
