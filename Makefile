@@ -27,14 +27,17 @@ UNIX_MAKE = $(MAKE) -C $(MICROPY_DIR)/ports/unix -j$(JOBS) \
 	VARIANT_DIR=$(ROOT)/boards/uws_unix USER_C_MODULES=$(ROOT) BUILD=$(UNIX_BUILD)
 
 # Debian packages: to build the unix firmware, and for the tests' peers.
-BUILD_PACKAGES := build-essential libffi-dev libmbedtls-dev pkgconf dpkg-dev libclang-dev clang python3-venv
+BUILD_PACKAGES := build-essential libffi-dev libmbedtls-dev pkgconf dpkg-dev python3-venv
 TEST_PACKAGES := openssl curl
 # Rust targets the core is checked on without std, and the fuzzer.
 TEST_RUST_TARGETS := thumbv7em-none-eabihf riscv32imc-unknown-none-elf
 
 # Parts with their own settings and targets: emulated boards and the
-# footprint report, benchmarks, the browser tests, the sanitizer build.
--include $(ROOT)/tools/qemu.mk $(ROOT)/tools/bench.mk $(ROOT)/tools/browser.mk $(ROOT)/tools/sanitize.mk
+# footprint report, benchmarks, the browser tests, the sanitizer build,
+# small configurations. TEST_FIRMWARES and TEST_ENV collect what they add
+# to `make test`.
+-include $(ROOT)/tools/qemu.mk $(ROOT)/tools/bench.mk $(ROOT)/tools/browser.mk $(ROOT)/tools/sanitize.mk \
+	$(ROOT)/tools/small.mk
 
 .PHONY: run test firmware deps-build deps-test fuzz clean
 
@@ -72,7 +75,7 @@ test: deps-test firmware firmware-asan $(TEST_FIRMWARES)
 	cargo test --quiet
 	$(ROOT)/tools/panic_check.sh
 	UWS_FIRMWARE=$(FIRMWARE) UWS_FIRMWARE_ASAN=$(ASAN_FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) \
-		UWS_BUILD_DIR=$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests
+		UWS_BUILD_DIR=$(BUILD_DIR) $(TEST_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests
 
 # A long fuzzing run of every target (FUZZ_SECONDS each), not part of test:
 # the core's fuzzers, then the Python API fuzzer on the sanitizer firmware.

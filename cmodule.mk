@@ -7,6 +7,11 @@
 #                    (see below), empty for the host (unix port).
 #   UWS_CARGO        cargo command (default: cargo)
 #   UWS_MAX_SIZE     default maximum message size in bytes (default 65536)
+#   UWS_PROFILE      what the module builds in: full (default), server
+#                    (no connect()/client()) or client (no accept() and
+#                    HTTP helpers); a board can instead set the
+#                    MICROPY_PY_UWEBSOCKET_* flags in its mpconfigboard.h
+#                    (see micropython_module/moduwebsocket.c)
 #
 # This file is parsed before the port's `all:` rule, so it saves and
 # restores .DEFAULT_GOAL around the rules it defines.
@@ -51,12 +56,22 @@ CFLAGS_USERMOD += -I$(UWS_MODULE_DIR) -I$(UWS_GEN_DIR)
 ifdef UWS_MAX_SIZE
 CFLAGS_USERMOD += -DMICROPY_PY_UWEBSOCKET_MAX_SIZE=$(UWS_MAX_SIZE)
 endif
+ifeq ($(UWS_PROFILE),server)
+CFLAGS_USERMOD += -DMICROPY_PY_UWEBSOCKET_CLIENT=0
+else ifeq ($(UWS_PROFILE),client)
+CFLAGS_USERMOD += -DMICROPY_PY_UWEBSOCKET_SERVER=0
+else ifneq ($(filter-out full,$(UWS_PROFILE)),)
+$(error uwebsocket: UWS_PROFILE must be full, server or client, not "$(UWS_PROFILE)")
+endif
 
 # -lm first: the archive carries compiler_builtins, whose weak fmod & co
 # would otherwise stand in for libm's. Ports that link the archive before
-# the objects (qemu, stm32, ...) need each exported symbol named, so the
-# linker pulls it in; the list comes from the C ABI's source.
-UWS_SYMBOLS := $(shell sed -n 's/^pub \(unsafe \)\{0,1\}extern "C" fn \(uws_[a-z0-9_]*\).*/\2/p' $(UWS_DIR)/src/ffi.rs)
+# the objects (qemu, stm32, ...) need a symbol named so that the linker
+# pulls the core in: the crate is one object (codegen-units = 1, LTO), so
+# one symbol brings all of it, and --gc-sections then drops every function
+# the shim does not call (a board that leaves the client out loses the
+# client's Rust code too).
+UWS_SYMBOLS := uws_conn_size
 COMMA := ,
 LDFLAGS_USERMOD += -lm $(addprefix -Wl$(COMMA)--undefined=,$(UWS_SYMBOLS)) $(UWS_LIB)
 

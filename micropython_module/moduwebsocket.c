@@ -33,6 +33,27 @@
 
 #include "uwebsocket_core.h"
 
+// What the module builds in (a board's mpconfigboard.h, or cmodule.mk's
+// UWS_PROFILE): the server side (accept()), the client side (connect(),
+// client()), the plain-HTTP helpers beside the server (read_request(),
+// respond()) and keepalive pings. The linker drops the Rust
+// core's code for what is left out.
+#ifndef MICROPY_PY_UWEBSOCKET_SERVER
+#define MICROPY_PY_UWEBSOCKET_SERVER (1)
+#endif
+#ifndef MICROPY_PY_UWEBSOCKET_CLIENT
+#define MICROPY_PY_UWEBSOCKET_CLIENT (1)
+#endif
+#ifndef MICROPY_PY_UWEBSOCKET_HTTP
+#define MICROPY_PY_UWEBSOCKET_HTTP (MICROPY_PY_UWEBSOCKET_SERVER)
+#endif
+#ifndef MICROPY_PY_UWEBSOCKET_KEEPALIVE
+#define MICROPY_PY_UWEBSOCKET_KEEPALIVE (1)
+#endif
+#if MICROPY_PY_UWEBSOCKET_HTTP && !MICROPY_PY_UWEBSOCKET_SERVER
+#error "uwebsocket: MICROPY_PY_UWEBSOCKET_HTTP needs MICROPY_PY_UWEBSOCKET_SERVER"
+#endif
+
 #ifndef MICROPY_PY_UWEBSOCKET_MAX_SIZE
 // Default limit for one message (bytes); a script raises it with max_size=.
 #define MICROPY_PY_UWEBSOCKET_MAX_SIZE (65536)
@@ -167,7 +188,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
 // Text that may not be UTF-8 (a peer's status line): a str with every
 // byte that breaks UTF-8 replaced by '?', so an error message never fails.
 static mp_obj_t uws_new_str_lossy(const byte *text, size_t len) {
-    if (utf8_check(text, len)) {
+    if (uws_utf8_valid(text, len)) {
         return mp_obj_new_str((const char *)text, len);
     }
     vstr_t vstr;
@@ -461,8 +482,10 @@ struct _mp_obj_websocket_t {
     byte *msg_buf;
     size_t msg_len;
     size_t msg_alloc;
+    #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
     // Keepalive's timer (the core's; zero: off).
     uws_keepalive_state keepalive;
+    #endif
     // Non-blocking mode (setblocking(False)): what the stream did not take
     // yet, written before anything else (NULL when nothing waits).
     struct _uws_tx_queue_t *tx;
@@ -525,7 +548,9 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     self->msg_buf = NULL;
     self->msg_len = 0;
     self->msg_alloc = 0;
+    #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
     uws_keepalive_set(&self->keepalive, 0, 0, 0);
+    #endif
     self->tx = NULL;
     self->close_code = 0;
     self->end_errno = 0;
@@ -955,6 +980,7 @@ static byte *uws_message_space(mp_obj_websocket_t *self, size_t want) {
     return self->msg_buf + self->msg_len;
 }
 
+#if MICROPY_PY_UWEBSOCKET_KEEPALIVE
 // Keepalive without threads: called before every read, and by
 // ws.keepalive() from poll/asyncio loops. Pings a quiet peer; fails the
 // connection with 1011 when the ping goes unanswered. Returns how many ms
@@ -1010,6 +1036,7 @@ static mp_obj_t uws_keepalive(size_t n_args, const mp_obj_t *args) {
     return due < 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(due);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_keepalive_obj, 1, 3, uws_keepalive);
+#endif
 
 // The largest payload read asked of a stream at once.
 #define UWS_READ_CHUNK ((uint64_t)0x7fffffff)
@@ -1023,6 +1050,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_keepalive_obj, 1, 3, uws_keepaliv
 // NULL when nothing fits.
 typedef byte *(*uws_room_fn)(mp_obj_websocket_t *self, void *ctx, uint64_t *want);
 
+#if MICROPY_PY_UWEBSOCKET_KEEPALIVE
 // Before a read that may block: with keepalive on and a blocking stream,
 // wait for the peer only until the next ping or deadline is due, so the
 // schedule holds even on a socket without a timeout.
@@ -1034,6 +1062,7 @@ static void uws_keepalive_wait(mp_obj_websocket_t *self) {
         }
     }
 }
+#endif
 
 // One step of receiving, shared by recv() and recv_into(): do what the
 // core wants next (parse bytes it read ahead, copy payload it read ahead,
@@ -1063,6 +1092,7 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
         memcpy(dst, buffered, want);
         n = want;
     } else {
+        #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
         if (self->keepalive.interval) {
             uws_keepalive_wait(self);
             // Keepalive may have sent a ping (a stream call): ask again
@@ -1078,11 +1108,14 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
                 dst = internal;
             }
         }
+        #endif
         n = uws_conn_read(self, dst, want);
         if (n < 0) {
             return UWS_RX_AGAIN;
         }
+        #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
         uws_keepalive_received(&self->keepalive, mp_hal_ticks_ms());
+        #endif
     }
     int32_t event;
     if (internal != NULL) {
@@ -1597,7 +1630,9 @@ static const mp_rom_map_elem_t uws_websocket_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_recv_into), MP_ROM_PTR(&uws_recv_into_obj) },
     { MP_ROM_QSTR(MP_QSTR_send), MP_ROM_PTR(&uws_send_obj) },
     { MP_ROM_QSTR(MP_QSTR_ping), MP_ROM_PTR(&uws_ping_obj) },
+    #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
     { MP_ROM_QSTR(MP_QSTR_keepalive), MP_ROM_PTR(&uws_keepalive_obj) },
+    #endif
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&uws_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_setblocking), MP_ROM_PTR(&uws_setblocking_obj) },
     { MP_ROM_QSTR(MP_QSTR_flush), MP_ROM_PTR(&uws_flush_obj) },
@@ -1628,16 +1663,145 @@ static MP_DEFINE_CONST_OBJ_TYPE(
 // The opening handshake (§4): the core validates and writes; this part reads
 // heads from the stream and turns spans into Python objects.
 
-// A str for a header value, or bytes when it is not UTF-8.
-static mp_obj_t uws_text_or_bytes(const byte *data, size_t len) {
-    if (utf8_check(data, len)) {
-        return mp_obj_new_str((const char *)data, len);
+static mp_obj_t uws_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args) {
+    mp_obj_t call[2 + 4];
+    mp_load_method(obj, name, call);
+    for (size_t i = 0; i < n_args; ++i) {
+        call[2 + i] = args[i];
     }
-    return mp_obj_new_bytes(data, len);
+    return mp_call_method_n_kw(n_args, 0, call);
 }
+
+// TCP_NODELAY on a socket, where it has the option: frames go out in more
+// than one write (header, then payload from the caller's buffer), and
+// Nagle's algorithm would hold the second until the peer's delayed ACK.
+// Streams written in Python and streams without setsockopt are left alone;
+// so is a socket that refuses the option (AF_UNIX, say).
+static void uws_set_nodelay(mp_obj_t stream) {
+    if (mp_obj_is_instance_type(mp_obj_get_type(stream))) {
+        return;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t call[2 + 3];
+        mp_load_method_maybe(stream, MP_QSTR_setsockopt, call);
+        if (call[0] != MP_OBJ_NULL) {
+            // IPPROTO_TCP and TCP_NODELAY by number: 6 and 1 on every
+            // port's stack (lwIP, POSIX), whether or not it names them.
+            call[2] = MP_OBJ_NEW_SMALL_INT(6);
+            call[3] = MP_OBJ_NEW_SMALL_INT(1);
+            call[4] = MP_OBJ_NEW_SMALL_INT(1);
+            mp_call_method_n_kw(3, 0, call);
+        }
+        nlr_pop();
+    } else {
+        uws_reraise_if_fatal(nlr.ret_val);
+    }
+}
+
 
 static mp_obj_t uws_span_str(const byte *base, uws_span span) {
     return mp_obj_new_str((const char *)base + span.start, span.len);
+}
+
+// A max_head argument: at least a request line's worth.
+static size_t uws_check_max_head(mp_int_t max_head) {
+    if (max_head < 16) {
+        mp_raise_ValueError(MP_ERROR_TEXT("max_head must be >= 16"));
+    }
+    return max_head;
+}
+
+// uws_read_head, closing the stream when the head does not come (a
+// timeout, the end of the stream, an error): neither side has anything to
+// answer then.
+static bool uws_read_head_or_close(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t timeout_ms) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        bool complete = uws_read_head(stream, head, max, timeout_ms);
+        nlr_pop();
+        return complete;
+    }
+    if (!uws_is_fatal(nlr.ret_val)) {
+        uws_stream_close(NULL, stream);
+    }
+    nlr_jump(nlr.ret_val);
+}
+
+// A core writer's result into `out`'s free space: true when it wrote (the
+// length is taken); false when it needs more room (made, call again);
+// ValueError for what the core refuses.
+static bool uws_wrote(vstr_t *out, intptr_t n) {
+    if (n >= 0) {
+        out->len += n;
+        return true;
+    }
+    if (n == UWS_HTTP_INVALID) {
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid header"));
+    }
+    vstr_hint_size(out, (size_t)(-n - 2));
+    return false;
+}
+
+#define UWS_ROOM(out) (byte *)(out)->buf + (out)->len, (out)->alloc - (out)->len
+
+// Join a list of str into "a<sep>b<sep>c"; None gives an empty vstr.
+static void uws_join(vstr_t *out, mp_obj_t list, const char *sep) {
+    if (list == mp_const_none) {
+        return;
+    }
+    if (mp_obj_is_str(list)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("expected a list of str"));
+    }
+    mp_obj_iter_buf_t iter_buf;
+    mp_obj_t iterable = mp_getiter(list, &iter_buf);
+    mp_obj_t item;
+    while ((item = mp_iternext(iterable)) != MP_OBJ_STOP_ITERATION) {
+        size_t len;
+        const char *s = mp_obj_str_get_data(item, &len);
+        if (!uws_http_list_item_ok((const byte *)s, len)) {
+            mp_raise_ValueError(MP_ERROR_TEXT("invalid subprotocol or origin"));
+        }
+        if (out->len > 0) {
+            vstr_add_str(out, sep);
+        }
+        vstr_add_strn(out, s, len);
+    }
+}
+
+// Extra headers (a dict or a list of (name, value) pairs) as header lines,
+// each checked by the core (no CR or LF that would inject a header).
+static void uws_header_lines(vstr_t *out, mp_obj_t headers) {
+    if (headers == mp_const_none) {
+        return;
+    }
+    mp_obj_t items = headers;
+    if (mp_obj_is_type(headers, &mp_type_dict)) {
+        items = mp_call_function_0(mp_load_attr(headers, MP_QSTR_items));
+    }
+    mp_obj_iter_buf_t iter_buf;
+    mp_obj_t iterable = mp_getiter(items, &iter_buf);
+    mp_obj_t item;
+    while ((item = mp_iternext(iterable)) != MP_OBJ_STOP_ITERATION) {
+        mp_obj_t *pair;
+        mp_obj_get_array_fixed_n(item, 2, &pair);
+        size_t name_len, value_len;
+        const char *name = mp_obj_str_get_data(pair[0], &name_len);
+        const char *value = mp_obj_str_get_data(pair[1], &value_len);
+        while (!uws_wrote(out, uws_http_header_line((const byte *)name, name_len, (const byte *)value, value_len, UWS_ROOM(out)))) {
+        }
+    }
+}
+
+
+#if MICROPY_PY_UWEBSOCKET_SERVER
+
+// A str for a header value, or bytes when it is not UTF-8.
+static mp_obj_t uws_text_or_bytes(const byte *data, size_t len) {
+    if (uws_utf8_valid(data, len)) {
+        return mp_obj_new_str((const char *)data, len);
+    }
+    return mp_obj_new_bytes(data, len);
 }
 
 // uwebsocket.Request: a parsed HTTP request head, to answer as plain HTTP
@@ -1748,30 +1912,6 @@ static mp_obj_uws_request_t *uws_request_from_head(mp_obj_t stream, vstr_t *head
     return req;
 }
 
-// A max_head argument: at least a request line's worth.
-static size_t uws_check_max_head(mp_int_t max_head) {
-    if (max_head < 16) {
-        mp_raise_ValueError(MP_ERROR_TEXT("max_head must be >= 16"));
-    }
-    return max_head;
-}
-
-// uws_read_head, closing the stream when the head does not come (a
-// timeout, the end of the stream, an error): neither side has anything to
-// answer then.
-static bool uws_read_head_or_close(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t timeout_ms) {
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        bool complete = uws_read_head(stream, head, max, timeout_ms);
-        nlr_pop();
-        return complete;
-    }
-    if (!uws_is_fatal(nlr.ret_val)) {
-        uws_stream_close(NULL, stream);
-    }
-    nlr_jump(nlr.ret_val);
-}
-
 // Read a request head within timeout_ms (0: no bound of ours).
 static mp_obj_uws_request_t *uws_read_request_from(mp_obj_t stream, size_t max_head, mp_uint_t timeout_ms) {
     vstr_t head;
@@ -1781,92 +1921,6 @@ static mp_obj_uws_request_t *uws_read_request_from(mp_obj_t stream, size_t max_h
         uws_refuse_head(stream, &head, false);
     }
     return uws_request_from_head(stream, &head);
-}
-
-// read_request(sock, *, max_head=4096, timeout=10): read one HTTP request
-// head. A head too long or not HTTP is answered (431, 400) and raises
-// HandshakeError; one that does not come within `timeout` seconds (None:
-// no bound but the socket's own) closes the socket and raises
-// OSError(ETIMEDOUT).
-static mp_obj_t uws_read_request(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_sock, ARG_max_head, ARG_timeout };
-    static const mp_arg_t allowed_args[] = {
-        { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
-        { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} },
-        { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(UWS_HANDSHAKE_TIMEOUT_MS / 1000)} },
-    };
-    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
-    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    uws_check_stream(args[ARG_sock].u_obj);
-    size_t max_head = uws_check_max_head(args[ARG_max_head].u_int);
-    mp_uint_t timeout_ms = uws_timeout_ms(args[ARG_timeout].u_obj, 0);
-    return MP_OBJ_FROM_PTR(uws_read_request_from(args[ARG_sock].u_obj, max_head, timeout_ms));
-}
-static MP_DEFINE_CONST_FUN_OBJ_KW(uws_read_request_obj, 1, uws_read_request);
-
-// A core writer's result into `out`'s free space: true when it wrote (the
-// length is taken); false when it needs more room (made, call again);
-// ValueError for what the core refuses.
-static bool uws_wrote(vstr_t *out, intptr_t n) {
-    if (n >= 0) {
-        out->len += n;
-        return true;
-    }
-    if (n == UWS_HTTP_INVALID) {
-        mp_raise_ValueError(MP_ERROR_TEXT("invalid header"));
-    }
-    vstr_hint_size(out, (size_t)(-n - 2));
-    return false;
-}
-
-#define UWS_ROOM(out) (byte *)(out)->buf + (out)->len, (out)->alloc - (out)->len
-
-// Join a list of str into "a<sep>b<sep>c"; None gives an empty vstr.
-static void uws_join(vstr_t *out, mp_obj_t list, const char *sep) {
-    if (list == mp_const_none) {
-        return;
-    }
-    if (mp_obj_is_str(list)) {
-        mp_raise_TypeError(MP_ERROR_TEXT("expected a list of str"));
-    }
-    mp_obj_iter_buf_t iter_buf;
-    mp_obj_t iterable = mp_getiter(list, &iter_buf);
-    mp_obj_t item;
-    while ((item = mp_iternext(iterable)) != MP_OBJ_STOP_ITERATION) {
-        size_t len;
-        const char *s = mp_obj_str_get_data(item, &len);
-        if (!uws_http_list_item_ok((const byte *)s, len)) {
-            mp_raise_ValueError(MP_ERROR_TEXT("invalid subprotocol or origin"));
-        }
-        if (out->len > 0) {
-            vstr_add_str(out, sep);
-        }
-        vstr_add_strn(out, s, len);
-    }
-}
-
-// Extra headers (a dict or a list of (name, value) pairs) as header lines,
-// each checked by the core (no CR or LF that would inject a header).
-static void uws_header_lines(vstr_t *out, mp_obj_t headers) {
-    if (headers == mp_const_none) {
-        return;
-    }
-    mp_obj_t items = headers;
-    if (mp_obj_is_type(headers, &mp_type_dict)) {
-        items = mp_call_function_0(mp_load_attr(headers, MP_QSTR_items));
-    }
-    mp_obj_iter_buf_t iter_buf;
-    mp_obj_t iterable = mp_getiter(items, &iter_buf);
-    mp_obj_t item;
-    while ((item = mp_iternext(iterable)) != MP_OBJ_STOP_ITERATION) {
-        mp_obj_t *pair;
-        mp_obj_get_array_fixed_n(item, 2, &pair);
-        size_t name_len, value_len;
-        const char *name = mp_obj_str_get_data(pair[0], &name_len);
-        const char *value = mp_obj_str_get_data(pair[1], &value_len);
-        while (!uws_wrote(out, uws_http_header_line((const byte *)name, name_len, (const byte *)value, value_len, UWS_ROOM(out)))) {
-        }
-    }
 }
 
 // accept(sock, *, request=None, subprotocols=None, origins=None,
@@ -1942,6 +1996,29 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_accept_obj, 1, uws_accept);
 
+#if MICROPY_PY_UWEBSOCKET_HTTP
+
+// read_request(sock, *, max_head=4096, timeout=10): read one HTTP request
+// head. A head too long or not HTTP is answered (431, 400) and raises
+// HandshakeError; one that does not come within `timeout` seconds (None:
+// no bound but the socket's own) closes the socket and raises
+// OSError(ETIMEDOUT).
+static mp_obj_t uws_read_request(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_sock, ARG_max_head, ARG_timeout };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} },
+        { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(UWS_HANDSHAKE_TIMEOUT_MS / 1000)} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    uws_check_stream(args[ARG_sock].u_obj);
+    size_t max_head = uws_check_max_head(args[ARG_max_head].u_int);
+    mp_uint_t timeout_ms = uws_timeout_ms(args[ARG_timeout].u_obj, 0);
+    return MP_OBJ_FROM_PTR(uws_read_request_from(args[ARG_sock].u_obj, max_head, timeout_ms));
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(uws_read_request_obj, 1, uws_read_request);
+
 // respond(sock, status=200, body=b"", *, content_type="text/html",
 //         headers=None): answer a plain HTTP request (the page of a device,
 // a 404) and close the socket: one port serves HTTP and WebSockets.
@@ -1995,6 +2072,12 @@ static mp_obj_t uws_respond(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_respond_obj, 1, uws_respond);
+
+#endif // MICROPY_PY_UWEBSOCKET_HTTP
+
+#endif // MICROPY_PY_UWEBSOCKET_SERVER
+
+#if MICROPY_PY_UWEBSOCKET_CLIENT
 
 // The parts of a ws:// or wss:// URL (the core parses it; the spans point
 // into the URL str, which the caller keeps alive).
@@ -2132,42 +2215,6 @@ static mp_obj_t uws_client(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_client_obj, 2, uws_client);
 
-static mp_obj_t uws_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args) {
-    mp_obj_t call[2 + 4];
-    mp_load_method(obj, name, call);
-    for (size_t i = 0; i < n_args; ++i) {
-        call[2 + i] = args[i];
-    }
-    return mp_call_method_n_kw(n_args, 0, call);
-}
-
-// TCP_NODELAY on a socket, where it has the option: frames go out in more
-// than one write (header, then payload from the caller's buffer), and
-// Nagle's algorithm would hold the second until the peer's delayed ACK.
-// Streams written in Python and streams without setsockopt are left alone;
-// so is a socket that refuses the option (AF_UNIX, say).
-static void uws_set_nodelay(mp_obj_t stream) {
-    if (mp_obj_is_instance_type(mp_obj_get_type(stream))) {
-        return;
-    }
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        mp_obj_t call[2 + 3];
-        mp_load_method_maybe(stream, MP_QSTR_setsockopt, call);
-        if (call[0] != MP_OBJ_NULL) {
-            // IPPROTO_TCP and TCP_NODELAY by number: 6 and 1 on every
-            // port's stack (lwIP, POSIX), whether or not it names them.
-            call[2] = MP_OBJ_NEW_SMALL_INT(6);
-            call[3] = MP_OBJ_NEW_SMALL_INT(1);
-            call[4] = MP_OBJ_NEW_SMALL_INT(1);
-            mp_call_method_n_kw(3, 0, call);
-        }
-        nlr_pop();
-    } else {
-        uws_reraise_if_fatal(nlr.ret_val);
-    }
-}
-
 // The TLS client context for wss://: the one given (ssl=), or a new one
 // that verifies the server against `cadata` (DER bytes of a CA
 // certificate). Without either, verification needs insecure=True to be
@@ -2294,20 +2341,28 @@ static mp_obj_t uws_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_connect_obj, 1, uws_connect);
 
+#endif // MICROPY_PY_UWEBSOCKET_CLIENT
+
 /******************************************************************************/
 // The module.
 
 static const mp_rom_map_elem_t uws_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_uwebsocket) },
     { MP_ROM_QSTR(MP_QSTR_WebSocket), MP_ROM_PTR(&uws_type_WebSocket) },
-    { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&uws_type_Request) },
     { MP_ROM_QSTR(MP_QSTR_ConnectionClosed), MP_ROM_PTR(&uws_type_ConnectionClosed) },
     { MP_ROM_QSTR(MP_QSTR_HandshakeError), MP_ROM_PTR(&uws_type_HandshakeError) },
+    #if MICROPY_PY_UWEBSOCKET_SERVER
+    { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&uws_type_Request) },
     { MP_ROM_QSTR(MP_QSTR_accept), MP_ROM_PTR(&uws_accept_obj) },
+    #endif
+    #if MICROPY_PY_UWEBSOCKET_HTTP
     { MP_ROM_QSTR(MP_QSTR_read_request), MP_ROM_PTR(&uws_read_request_obj) },
     { MP_ROM_QSTR(MP_QSTR_respond), MP_ROM_PTR(&uws_respond_obj) },
+    #endif
+    #if MICROPY_PY_UWEBSOCKET_CLIENT
     { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&uws_connect_obj) },
     { MP_ROM_QSTR(MP_QSTR_client), MP_ROM_PTR(&uws_client_obj) },
+    #endif
 };
 static MP_DEFINE_CONST_DICT(uws_module_globals, uws_module_globals_table);
 

@@ -893,6 +893,14 @@ pub unsafe extern "C" fn uws_http_list_item_ok(item: *const u8, len: usize) -> b
     http_head::is_list_item(unsafe { bytes(item, len) })
 }
 
+/// Whether `data` is valid UTF-8 (RFC 3629): the shim makes a str of a
+/// header value or a status line only then (bytes otherwise), on every
+/// port, including those built without unicode strings.
+#[no_mangle]
+pub unsafe extern "C" fn uws_utf8_valid(data: *const u8, len: usize) -> bool {
+    core::str::from_utf8(unsafe { bytes(data, len) }).is_ok()
+}
+
 /// Write the head of respond()'s answer into `out`: status line (status
 /// 100-999, the reason from the table), Content-Type, `extra` (lines from
 /// uws_http_header_line), Content-Length: `body_len`, Connection: close,

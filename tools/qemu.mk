@@ -8,7 +8,9 @@
 #   make qemu-firmware   both firmwares, in $(BUILD_DIR)/qemu-<board>
 #   make test-qemu       the in-memory tests (python_tests/mp) on both
 #   make size            the module's flash and RAM on both (firmware with
-#                        minus firmware without, built in qemu-<board>-plain)
+#                        minus firmware without, built in qemu-<board>-plain),
+#                        for the full module and the server-only and
+#                        client-only profiles (qemu-<board>-<profile>)
 
 QEMU_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf \
 	picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc python3-serial cmake
@@ -21,7 +23,7 @@ TEST_FIRMWARES := qemu-firmware
 QEMU_MAKE = $(MAKE) -s -C $(MICROPY_DIR)/ports/qemu -j$(JOBS) BOARD_DIR=$(ROOT)/boards/uws_qemu
 QEMU_ENV = UWS_BUILD_DIR=$(BUILD_DIR) UWS_MICROPY_DIR=$(MICROPY_DIR)
 
-.PHONY: deps-qemu qemu-firmware qemu-plain test-qemu size
+.PHONY: deps-qemu qemu-firmware qemu-plain qemu-profiles test-qemu size
 
 deps-qemu:
 	@$(ROOT)/tools/apt_install.sh $(QEMU_PACKAGES)
@@ -45,8 +47,16 @@ qemu-firmware-%: qemu-mpy-cross
 qemu-plain-%: qemu-mpy-cross
 	@$(QEMU_MAKE) BOARD=$* BUILD=$(BUILD_DIR)/qemu-$*-plain
 
+# The module's build profiles (UWS_PROFILE in cmodule.mk) besides the full one.
+SIZE_PROFILES := server client
+qemu-profiles: $(foreach b,$(QEMU_BOARDS),$(foreach p,$(SIZE_PROFILES),qemu-profile-$(b)-$(p)))
+
+qemu-profile-%: qemu-mpy-cross
+	@$(QEMU_MAKE) BOARD=$(firstword $(subst -, ,$*)) BUILD=$(BUILD_DIR)/qemu-$* USER_C_MODULES=$(ROOT) \
+		UWS_PROFILE=$(lastword $(subst -, ,$*))
+
 test-qemu: qemu-firmware
 	$(QEMU_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests/test_qemu.py
 
-size: qemu-firmware qemu-plain
-	@$(QEMU_ENV) $(PYTHON) $(ROOT)/tools/size_report.py $(QEMU_BOARDS)
+size: qemu-firmware qemu-plain qemu-profiles
+	@$(QEMU_ENV) UWS_SIZE_PROFILES="$(SIZE_PROFILES)" $(PYTHON) $(ROOT)/tools/size_report.py $(QEMU_BOARDS)

@@ -43,9 +43,11 @@ def micropython_dir():
     return Path(os.environ.get("UWS_MICROPY_DIR") or build_dir() / "micropython")
 
 
-def firmware(board, plain=False):
-    """The board's firmware.elf: with the module, or without (plain)."""
-    return build_dir() / ("qemu-%s%s" % (board, "-plain" if plain else "")) / "firmware.elf"
+def firmware(board, plain=False, profile="full"):
+    """The board's firmware.elf: with the module (built with UWS_PROFILE
+    `profile`), or without (plain)."""
+    suffix = "-plain" if plain else "" if profile == "full" else "-" + profile
+    return build_dir() / ("qemu-%s%s" % (board, suffix)) / "firmware.elf"
 
 
 def missing_firmware(board):
@@ -67,10 +69,10 @@ def _descendants(pid):
     return children
 
 
-def run(board, script, timeout=300):
+def run(board, script, timeout=300, profile="full"):
     """Run script on the board: (exit code, output). The script's own exit
     code is pyboard's: 0, or 1 when it raised."""
-    qemu = " ".join(BOARDS[board]["qemu"] + QEMU_COMMON + ["-kernel", str(firmware(board))])
+    qemu = " ".join(BOARDS[board]["qemu"] + QEMU_COMMON + ["-kernel", str(firmware(board, profile=profile))])
     argv = [SYSTEM_PYTHON, str(micropython_dir() / "tools" / "pyboard.py"), "-d", "execpty:" + qemu, str(script)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)

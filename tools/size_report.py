@@ -13,11 +13,17 @@ qemu-firmware` with the module and by `make qemu-plain` without):
   one idle connection, and what echoing a 1 KiB message costs with recv()
   and with recv_into().
 
-Prints a table for people, then one line per board for scripts:
+The same for each build profile named in UWS_SIZE_PROFILES (`make size`
+builds them: qemu-<board>-<profile>, UWS_PROFILE in cmodule.mk).
+
+Prints a table for people, then lines for scripts: one per board for the
+full module, and one per profile and board (`full` included):
 
     size <rust-target> flash=<bytes> conn_heap=<bytes>
+    size <profile> <rust-target> flash=<bytes> conn_heap=<bytes>
 
 Usage: size_report.py BOARD...   (settings as tools/qemu_run.py)."""
+import os
 import re
 import subprocess
 import sys
@@ -112,19 +118,20 @@ def berkeley_size(board, elf):
     return text, data, bss
 
 
-def heap_figures(board):
+def heap_figures(board, profile="full"):
     """key=value figures that tools/footprint_heap.py prints on the board.
     The boards have wsframe.py frozen in."""
-    code, out = qemu_run.run(board, HEAP_SCRIPT, timeout=300)
+    code, out = qemu_run.run(board, HEAP_SCRIPT, timeout=300, profile=profile)
     figures = dict(re.findall(r"^(\w+)=(-?\d+)\s*$", out, re.M))
     if code != 0 or "conn_heap" not in figures:
         raise SystemExit("footprint_heap.py failed on %s:\n%s" % (board, out))
     return {key: int(value) for key, value in figures.items()}
 
 
-def measure(board):
-    with_module, plain = qemu_run.firmware(board), qemu_run.firmware(board, plain=True)
-    for elf, how in ((with_module, "make qemu-firmware"), (plain, "make qemu-plain")):
+def measure(board, profile="full"):
+    with_module, plain = qemu_run.firmware(board, profile=profile), qemu_run.firmware(board, plain=True)
+    for elf, how in ((with_module, "make qemu-firmware" if profile == "full" else "make qemu-profiles"),
+                     (plain, "make qemu-plain")):
         if not elf.is_file():
             raise SystemExit("%s is missing: build it with `%s`" % (elf, how))
     text1, data1, bss1 = berkeley_size(board, with_module)
@@ -136,7 +143,7 @@ def measure(board):
         "flash": (text1 + data1) - (text0 + data0),
         "ram": (data1 + bss1) - (data0 + bss0),
         "firmware_flash": text1 + data1,
-        "heap": heap_figures(board),
+        "heap": heap_figures(board, profile),
     }
 
 
@@ -179,8 +186,16 @@ def main():
         print("Rust core on %s by crate (.text + .rodata): %s" % (
             r["board"], ", ".join("%s %d" % item for item in crates if item[1])))
     print()
+    profiles = os.environ.get("UWS_SIZE_PROFILES", "").split()
+    by_profile = [("full", results)] + [(p, [measure(board, p) for board in boards]) for p in profiles]
+    for name, rows in by_profile:
+        print("%-8s %s" % (name, "  ".join("%s flash=%d" % (r["board"], r["flash"]) for r in rows)))
+    print()
     for r in results:
         print("size %s flash=%d conn_heap=%d" % (r["target"], r["flash"], r["heap"]["conn_heap"]))
+    for name, rows in by_profile:
+        for r in rows:
+            print("size %s %s flash=%d conn_heap=%d" % (name, r["target"], r["flash"], r["heap"]["conn_heap"]))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+# uwebsocket on small configurations, tried on the unix port: a board
+# without floats, sockets, TLS or unicode strings must build the module
+# without warnings (the port compiles with -Werror) and pass the in-memory
+# tests. Included by the top-level Makefile, which defines ROOT, BUILD_DIR,
+# MICROPY_DIR and JOBS.
+#
+#   make firmware-small     boards/uws_unix_small: the minimal variant's
+#                           settings at the core feature level, plus the
+#                           modules the in-memory tests import; prints its
+#                           path as the last line
+#   make firmware-minimal   the unix port's own minimal variant with the
+#                           module (a build and import check: it has no io
+#                           module for the tests' streams)
+
+SMALL_BUILD := $(BUILD_DIR)/unix-small
+SMALL_FIRMWARE := $(SMALL_BUILD)/micropython
+MINIMAL_BUILD := $(BUILD_DIR)/unix-minimal
+MINIMAL_FIRMWARE := $(MINIMAL_BUILD)/micropython
+
+# `make test` builds these before it runs python_tests (test_inmemory.py).
+TEST_FIRMWARES += firmware-small firmware-minimal
+TEST_ENV += UWS_FIRMWARE_SMALL=$(SMALL_FIRMWARE) UWS_FIRMWARE_MINIMAL=$(MINIMAL_FIRMWARE)
+
+.PHONY: firmware-small firmware-minimal
+
+firmware-small: deps-build
+	@$(MAKE) -s -C $(MICROPY_DIR)/ports/unix -j$(JOBS) VARIANT_DIR=$(ROOT)/boards/uws_unix_small \
+		USER_C_MODULES=$(ROOT) BUILD=$(SMALL_BUILD)
+	@echo $(SMALL_FIRMWARE)
+
+firmware-minimal: deps-build
+	@$(MAKE) -s -C $(MICROPY_DIR)/ports/unix -j$(JOBS) VARIANT=minimal \
+		USER_C_MODULES=$(ROOT) BUILD=$(MINIMAL_BUILD)
+	@echo $(MINIMAL_FIRMWARE)
