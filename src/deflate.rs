@@ -507,4 +507,4 @@ fn match_bits(length: u32, dist: u32) -> u32 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -172,7 +172,8 @@ pub unsafe extern "C" fn uws_rx_want(c: *mut Connection, internal: *mut *mut u8,
         Want::Internal(buf) => (buf.len() as u64, buf.as_mut_ptr(), core::ptr::null()),
         Want::Buffered(buf) => (buf.len() as u64, core::ptr::null_mut(), buf.as_ptr()),
         Want::Data(len) => (len, core::ptr::null_mut(), core::ptr::null()),
-        Want::Nothing => (0, core::ptr::null_mut(), core::ptr::null()),
+        // Compressed payload is inflated with uws_rx_inflate, not read.
+        Want::Nothing | Want::Inflate => (0, core::ptr::null_mut(), core::ptr::null()),
     };
     // SAFETY: both are valid out-pointers (the host's locals).
     unsafe {

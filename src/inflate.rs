@@ -643,9 +643,6 @@ impl InflateState {
                     return Ok(Some(Status::OutputFull));
                 }
             }
-            if run.produced >= run.out.len() {
-                return Ok(Some(Status::OutputFull));
-            }
             if self.nbits < 48 {
                 self.refill(run);
             }
@@ -654,6 +651,12 @@ impl InflateState {
                 return Ok(Some(Status::NeedInput));
             };
             if symbol < 256 {
+                // Full only when a byte is due: an end-of-block still goes
+                // through, so that a message that exactly fills the output
+                // can end.
+                if run.produced >= run.out.len() {
+                    return Ok(Some(Status::OutputFull));
+                }
                 self.take(len);
                 self.put(window, run, symbol as u8);
                 continue;
