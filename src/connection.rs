@@ -310,9 +310,15 @@ impl Connection {
         self.inflate_keeps_context = peer_keeps_context;
     }
 
-    /// Whether the message being received is compressed.
+    /// Whether the message being received (or the last one) is compressed.
     pub const fn rx_compressed(&self) -> bool {
         self.compressed
+    }
+
+    /// Whether [`want`](Self::want) would say [`Want::Inflate`] (without
+    /// its side effects): the next step is [`inflate`](Self::inflate).
+    pub fn needs_inflate(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseSent) && self.rx == Rx::Data && self.compressed && self.inflate_ready()
     }
 
     pub const fn role(&self) -> Role {
@@ -708,8 +714,9 @@ impl Connection {
                 if self.last_kind == MessageKind::Text && !self.utf8.is_complete() {
                     return Err(ProtocolError::InvalidUtf8);
                 }
+                // `compressed` stays set until the next message starts, for
+                // the host to ask whether this one was.
                 self.message = None;
-                self.compressed = false;
                 self.rx = Rx::Header;
                 done.event = Event::Message(self.last_kind);
                 return Ok(done);
