@@ -1322,7 +1322,7 @@ use crate::inflate::{self, InflateState};
 
 /// Room for one `Sec-WebSocket-Extensions: ...\r\n` line.
 pub const UWS_DEFLATE_LINE: usize = 160;
-/// `uws_deflate` results besides UWS_DEFLATE_DONE / UWS_DEFLATE_MORE.
+/// `uws_deflate` results.
 pub const UWS_DEFLATE_DONE: i32 = 1;
 pub const UWS_DEFLATE_MORE: i32 = 0;
 pub const UWS_DEFLATE_ERROR: i32 = -1;
