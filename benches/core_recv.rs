@@ -51,7 +51,7 @@ fn ours(wire: &[u8], size: usize, out: &mut [u8]) -> usize {
     let mut written = 0;
     loop {
         let event = match conn.want() {
-            Want::Nothing => break,
+            Want::Nothing | Want::Inflate => break,
             Want::Internal(buf) => {
                 let n = buf.len().min(input.len());
                 if n == 0 && !buf.is_empty() {

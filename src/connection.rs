@@ -20,7 +20,16 @@
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
 use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::inflate::InflateState;
 use crate::utf8::Utf8Validator;
+
+/// RFC 7692 §7.2.2: appended to a compressed message's payload before it
+/// is inflated (the LEN and NLEN of the empty stored block the sender's
+/// sync flush ended with, which §7.2.1 has it leave out).
+const DEFLATE_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// RSV1 marks a compressed message on its first frame (RFC 7692 §6).
+const RSV1: u8 = 0b100;
 
 /// Which end of the connection this is. It decides masking (§5.1): a client
 /// masks every frame it sends, a server never does, and each fails the
@@ -84,6 +93,10 @@ pub enum Want<'a> {
     /// it into the host's buffer and report that with
     /// [`Connection::data_received`]. Nothing is read from the transport.
     Buffered(&'a [u8]),
+    /// Compressed payload (RFC 7692) is waiting in the core, or the
+    /// message's end is: call [`Connection::inflate`] with output space.
+    /// Nothing is read from the transport.
+    Inflate,
     /// Nothing: the connection is closing or closed.
     Nothing,
 }
@@ -229,6 +242,19 @@ pub struct Connection {
     transport: Option<TransportError>,
     /// The fragmented message being sent, if any.
     sending: Option<MessageKind>,
+    /// permessage-deflate was negotiated (RSV1 means "compressed", RFC 7692
+    /// §6), and whether the peer keeps its context between messages (so
+    /// must our decompressor, §7.1.1).
+    compression: bool,
+    inflate_keeps_context: bool,
+    /// The message being received is compressed; its payload is read into
+    /// `control` and inflated from there: `control[ahead_start..][..ahead_payload]`
+    /// is unmasked payload of the current frame not yet inflated (what
+    /// follows it in the read-ahead is not this frame's).
+    compressed: bool,
+    ahead_payload: u8,
+    /// How much of DEFLATE_TAIL went into the decompressor at the message's end.
+    tail_fed: u8,
     max_message: u64,
     max_frame: u64,
 }
@@ -257,6 +283,11 @@ impl Connection {
             error: None,
             transport: None,
             sending: None,
+            compression: false,
+            inflate_keeps_context: true,
+            compressed: false,
+            ahead_payload: 0,
+            tail_fed: 0,
             max_message: u64::MAX,
             max_frame: u64::MAX,
         }
@@ -267,6 +298,27 @@ impl Connection {
     pub fn set_limits(&mut self, max_message: u64, max_frame: u64) {
         self.max_message = max_message;
         self.max_frame = max_frame;
+    }
+
+    /// permessage-deflate was negotiated (RFC 7692): RSV1 is allowed on the
+    /// first frame of a data message, whose payload then goes through
+    /// [`inflate`](Self::inflate). `peer_keeps_context`: the peer did not
+    /// agree to no context takeover for what it sends (§7.1.1), so the
+    /// decompressor keeps its history between messages.
+    pub fn set_compression(&mut self, enabled: bool, peer_keeps_context: bool) {
+        self.compression = enabled;
+        self.inflate_keeps_context = peer_keeps_context;
+    }
+
+    /// Whether the message being received (or the last one) is compressed.
+    pub const fn rx_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// Whether [`want`](Self::want) would say [`Want::Inflate`] (without
+    /// its side effects): the next step is [`inflate`](Self::inflate).
+    pub fn needs_inflate(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseSent) && self.rx == Rx::Data && self.compressed && self.inflate_ready()
     }
 
     pub const fn role(&self) -> Role {
@@ -374,9 +426,16 @@ impl Connection {
         }
         match self.rx {
             Rx::Header => self.ahead_header_complete(),
+            Rx::Data if self.compressed => self.inflate_ready(),
             Rx::Data => self.ahead_start < self.ahead_end,
             Rx::Control => false,
         }
+    }
+
+    /// A compressed frame's payload is read in, or its message's end is
+    /// reached: [`inflate`](Self::inflate) can go on without a read.
+    const fn inflate_ready(&self) -> bool {
+        self.ahead_payload > 0 || self.remaining == 0
     }
 
     /// The most the host may report for what [`want`](Self::want) asks now,
@@ -389,6 +448,8 @@ impl Connection {
         match self.rx {
             Rx::Header if self.ahead_header_complete() => RxBound::Internal(0),
             Rx::Header => RxBound::Internal(MAX_CONTROL_PAYLOAD.saturating_sub(ahead)),
+            Rx::Data if self.compressed && self.inflate_ready() => RxBound::Nothing,
+            Rx::Data if self.compressed => RxBound::Internal(MAX_CONTROL_PAYLOAD.saturating_sub(usize::from(self.ahead_end))),
             Rx::Data if ahead > 0 => RxBound::Buffered(usize::try_from(self.remaining).map_or(ahead, |r| r.min(ahead))),
             Rx::Data => RxBound::Data(self.remaining),
             Rx::Control => {
@@ -423,6 +484,15 @@ impl Connection {
                 let have = self.ahead_end as usize;
                 Want::Internal(self.control.get_mut(have..).unwrap_or(&mut []))
             }
+            Rx::Data if self.compressed && self.inflate_ready() => Want::Inflate,
+            Rx::Data if self.compressed => {
+                // All read ahead is used (payload is claimed as it comes):
+                // read the next compressed bytes, and what follows them,
+                // into the buffer's start.
+                self.ahead_start = 0;
+                self.ahead_end = 0;
+                Want::Internal(&mut self.control[..])
+            }
             Rx::Data if start < end => {
                 let n = ((end - start) as u64).min(self.remaining) as usize;
                 Want::Buffered(self.control.get(start..start + n).unwrap_or(&[]))
@@ -455,6 +525,12 @@ impl Connection {
                 self.use_ahead()
             }
             Rx::Control => self.control_filled(n),
+            Rx::Data if self.compressed => {
+                let end = (self.ahead_end as usize + n).min(MAX_CONTROL_PAYLOAD);
+                self.ahead_end = end as u8;
+                self.claim_payload();
+                Ok(Event::Continue)
+            }
             Rx::Data => Ok(Event::Continue),
         };
         self.check(result)
@@ -514,9 +590,9 @@ impl Connection {
 
     /// Record a failure: the connection is failed (§7.1.7) and the error is
     /// returned again for the host to report.
-    fn check(&mut self, result: Result<Event, ProtocolError>) -> Result<Event, ProtocolError> {
-        if let Err(e) = result {
-            self.error = Some(e);
+    fn check<T>(&mut self, result: Result<T, ProtocolError>) -> Result<T, ProtocolError> {
+        if let Err(e) = &result {
+            self.error = Some(*e);
             // Once our Close is out, none follows; otherwise one is owed.
             self.state = if self.state == State::CloseSent { State::Closed } else { State::Failed };
         }
@@ -526,7 +602,12 @@ impl Connection {
     /// Check a complete header against the connection (§5.1–§5.5) and set up
     /// the reading of its payload.
     fn start_frame(&mut self, header: FrameHeader) -> Result<Event, ProtocolError> {
-        if header.rsv != 0 {
+        // RFC 7692 §6: RSV1 only with the extension negotiated, and only on
+        // the first frame of a data message (§6.1: not on control frames
+        // nor continuations); RSV2 and RSV3 never (RFC 6455 §5.2).
+        let rsv1 = header.rsv & RSV1 != 0;
+        let first_data = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if header.rsv & !RSV1 != 0 || (rsv1 && !(self.compression && first_data)) {
             return Err(ProtocolError::ReservedBits);
         }
         match (self.role, header.mask) {
@@ -557,19 +638,111 @@ impl Connection {
         if self.message.is_none() {
             self.message_len = 0;
             self.utf8 = Utf8Validator::new();
+            self.compressed = rsv1;
+            self.tail_fed = 0;
         }
         self.message = Some(kind);
         self.last_kind = kind;
+        self.rx = Rx::Data;
+        if self.compressed {
+            // The limit applies to the inflated size (inflate() counts it).
+            self.claim_payload();
+            return Ok(Event::Continue);
+        }
         self.message_len = self.message_len.saturating_add(header.payload_len);
         if self.message_len > self.max_message {
             return Err(ProtocolError::MessageTooBig);
         }
-        self.rx = Rx::Data;
         self.data_filled(&mut [])
     }
 
+    /// Take the current compressed frame's payload that the read-ahead
+    /// holds: unmask it in place and count it as read.
+    fn claim_payload(&mut self) {
+        let from = usize::from(self.ahead_start) + usize::from(self.ahead_payload);
+        let raw = usize::from(self.ahead_end).saturating_sub(from);
+        let n = usize::try_from(self.remaining).map_or(raw, |r| r.min(raw));
+        if let Some(key) = self.mask {
+            apply_mask(self.control.get_mut(from..from + n).unwrap_or(&mut []), key, usize::from(self.mask_phase));
+            self.mask_phase = ((usize::from(self.mask_phase) + n) & 3) as u8;
+        }
+        self.ahead_payload += n as u8;
+        self.remaining -= n as u64;
+    }
+
+    /// Inflate a compressed message (RFC 7692 §7.2.2) into `out`, when
+    /// [`want`](Self::want) says [`Want::Inflate`]: the payload read so
+    /// far, then at the message's end the tail. `state` and `window` are
+    /// the host's decompressor for this connection. Returns the bytes
+    /// written to `out` (validated as UTF-8 for text, counted against the
+    /// message limit: at most one byte past it is ever inflated, and that
+    /// byte fails the connection with 1009) and the event:
+    /// [`Event::Message`] when the message is complete. When `out` is full
+    /// and more is to come, `want` asks again; with no room left the
+    /// message does not fit the host's buffer.
+    pub fn inflate(&mut self, state: &mut InflateState, window: &mut [u8], out: &mut [u8]) -> Result<Inflated, ProtocolError> {
+        let result = self.inflate_step(state, window, out);
+        self.check(result)
+    }
+
+    fn inflate_step(&mut self, state: &mut InflateState, window: &mut [u8], out: &mut [u8]) -> Result<Inflated, ProtocolError> {
+        let mut done = Inflated { produced: 0, event: Event::Continue };
+        if !matches!(self.state, State::Open | State::CloseSent) || self.rx != Rx::Data || !self.compressed {
+            return Ok(done);
+        }
+        let room = usize::try_from(self.max_message.saturating_sub(self.message_len)).map_or(usize::MAX, |r| r.saturating_add(1));
+        let out_len = out.len().min(room);
+        let out = out.get_mut(..out_len).unwrap_or(&mut []);
+        let bad = |_| ProtocolError::BadCompressedData;
+        if self.ahead_payload > 0 {
+            let start = usize::from(self.ahead_start);
+            let input = self.control.get(start..start + usize::from(self.ahead_payload)).unwrap_or(&[]);
+            let p = state.inflate(window, input, out).map_err(bad)?;
+            self.ahead_start += p.consumed as u8;
+            self.ahead_payload -= p.consumed as u8;
+            done.produced = p.produced;
+            self.inflated(out.get(..p.produced).unwrap_or(&[]))?;
+        } else if self.remaining == 0 && self.fin {
+            let tail = DEFLATE_TAIL.get(usize::from(self.tail_fed)..).unwrap_or(&[]);
+            let p = state.inflate(window, tail, out).map_err(bad)?;
+            self.tail_fed += p.consumed as u8;
+            done.produced = p.produced;
+            self.inflated(out.get(..p.produced).unwrap_or(&[]))?;
+            if usize::from(self.tail_fed) == DEFLATE_TAIL.len() && p.status != crate::inflate::Status::OutputFull {
+                state.end_message(self.inflate_keeps_context).map_err(bad)?;
+                // §8.1: a text message ends on a character boundary.
+                if self.last_kind == MessageKind::Text && !self.utf8.is_complete() {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+                // `compressed` stays set until the next message starts, for
+                // the host to ask whether this one was.
+                self.message = None;
+                self.rx = Rx::Header;
+                done.event = Event::Message(self.last_kind);
+                return Ok(done);
+            }
+        }
+        if self.ahead_payload == 0 && self.remaining == 0 && !self.fin {
+            // This frame is inflated; the message continues in the next.
+            self.rx = Rx::Header;
+        }
+        Ok(done)
+    }
+
+    /// Count and check inflated bytes.
+    fn inflated(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        self.message_len = self.message_len.saturating_add(data.len() as u64);
+        if self.message_len > self.max_message {
+            return Err(ProtocolError::MessageTooBig);
+        }
+        if self.last_kind == MessageKind::Text && self.utf8.feed(data).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        Ok(())
+    }
+
     fn data_filled(&mut self, data: &mut [u8]) -> Result<Event, ProtocolError> {
-        if self.rx != Rx::Data {
+        if self.rx != Rx::Data || self.compressed {
             return Ok(Event::Continue);
         }
         let n = (data.len() as u64).min(self.remaining) as usize;
@@ -662,6 +835,28 @@ impl Connection {
         Ok(self.header_for(opcode, fin, len, mask_key))
     }
 
+    /// [`data_header`](Self::data_header) for a message compressed with
+    /// permessage-deflate: RSV1 on its first frame only (RFC 7692 §6.1),
+    /// `len` the compressed bytes of this frame. Refused unless the
+    /// extension was negotiated.
+    pub fn compressed_data_header(
+        &mut self,
+        kind: MessageKind,
+        fin: bool,
+        len: u64,
+        mask_key: [u8; 4],
+    ) -> Result<FrameHeader, SendError> {
+        if !self.compression {
+            return Err(SendError::InvalidFrame);
+        }
+        let first = self.sending.is_none();
+        let mut header = self.data_header(kind, fin, len, mask_key)?;
+        if first {
+            header.rsv = RSV1;
+        }
+        Ok(header)
+    }
+
     /// The header of a control frame (Ping, Pong or Close). Sending a Close
     /// moves the close handshake on (§7.1.2).
     pub fn control_header(
@@ -703,7 +898,7 @@ impl Connection {
         while read.event == Event::Continue {
             let rest = &input[read.consumed..];
             read.event = match self.want() {
-                Want::Nothing => break,
+                Want::Nothing | Want::Inflate => break,
                 Want::Internal(buf) => {
                     let n = buf.len().min(rest.len());
                     if n == 0 && !buf.is_empty() {
@@ -763,6 +958,13 @@ fn shift_down(buf: &mut [u8], src: usize, dst: usize, n: usize) {
     }
 }
 
+/// What [`Connection::inflate`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inflated {
+    pub produced: usize,
+    pub event: Event,
+}
+
 /// What [`Connection::read`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Read {
@@ -799,3 +1001,5 @@ pub fn close_payload(
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod deflate_tests;

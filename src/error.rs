@@ -40,13 +40,17 @@ pub enum ProtocolError {
     MessageTooBig,
     /// A frame arrived after the peer's Close frame (§5.5.1).
     DataAfterClose,
+    /// A compressed message that is not valid DEFLATE data (RFC 7692
+    /// §7.2.2), or a distance beyond the negotiated window. 1007: the
+    /// payload does not match its type, as Node's `ws` answers too.
+    BadCompressedData,
 }
 
 impl ProtocolError {
     /// The close code this failure is reported to the peer with.
     pub const fn close_code(self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason | ProtocolError::BadCompressedData => {
                 CloseCode::INVALID_PAYLOAD
             }
             ProtocolError::FrameTooBig | ProtocolError::MessageTooBig => CloseCode::MESSAGE_TOO_BIG,
@@ -73,6 +77,7 @@ impl ProtocolError {
             ProtocolError::FrameTooBig => "frame exceeds the size limit",
             ProtocolError::MessageTooBig => "message exceeds the size limit",
             ProtocolError::DataAfterClose => "frame received after close",
+            ProtocolError::BadCompressedData => "invalid compressed data",
         }
     }
 }

@@ -172,7 +172,8 @@ pub unsafe extern "C" fn uws_rx_want(c: *mut Connection, internal: *mut *mut u8,
         Want::Internal(buf) => (buf.len() as u64, buf.as_mut_ptr(), core::ptr::null()),
         Want::Buffered(buf) => (buf.len() as u64, core::ptr::null_mut(), buf.as_ptr()),
         Want::Data(len) => (len, core::ptr::null_mut(), core::ptr::null()),
-        Want::Nothing => (0, core::ptr::null_mut(), core::ptr::null()),
+        // Compressed payload is inflated with uws_rx_inflate, not read.
+        Want::Nothing | Want::Inflate => (0, core::ptr::null_mut(), core::ptr::null()),
     };
     // SAFETY: both are valid out-pointers (the host's locals).
     unsafe {
@@ -1266,3 +1267,421 @@ mod logic_tests {
         assert_eq!(unsafe { uws_close_reply(c, buf.as_mut_ptr()) }, UWS_TX_CLOSED);
     }
 }
+
+// ---------------------------------------------------------------------------
+// permessage-deflate (RFC 7692). Everything the shim needs for compression;
+// without these calls a connection behaves as before (RSV1 is refused, no
+// extension is offered or accepted).
+//
+// Memory: one block per direction per connection, from the host's heap,
+// each `*_size(window_bits)` bytes aligned to `*_align()`: the
+// decompressor `uws_inflater` (state and window) and the compressor
+// `uws_deflater` (state, ring, hash table, tokens). With no context
+// takeover in a direction (uws_deflate_params), that block is needed only
+// during a message: free it after the message and `*_init` a new one
+// before the next.
+//
+// Negotiation, server:
+//   n = uws_deflate_server_accept(head, len, &opts, line, UWS_DEFLATE_LINE, &params);
+//   (n > 0: append line[..n], a complete header line, to `extra` of
+//   uws_server_handshake; n == 0: compression declined, nothing to add)
+//   after the 101: uws_conn_set_deflate(c, &params).
+// Negotiation, client:
+//   n = uws_deflate_offer(&opts, line, UWS_DEFLATE_LINE): append to `extra`
+//   of uws_client_request; check the answer with uws_client_response_deflate
+//   (instead of uws_client_response), which fills `params` and sets
+//   `*agreed`; when agreed: uws_conn_set_deflate(c, &params).
+// Sizes: uws_deflate_rx_bits(&params, server) / uws_deflate_tx_bits(...)
+// give the window bits each block is made for and whether it keeps its
+// context.
+//
+// Receiving (into a growing buffer or the caller's fixed buffer):
+//   loop { if (uws_rx_needs_inflate(c)) {
+//              (allocate and uws_inflater_init the block if not there)
+//              ev = uws_rx_inflate(c, inflater, buf + len, cap - len, &n); len += n;
+//              (n == 0 and no room left: the message does not fit; a
+//              growing buffer grows instead, up to max_size)
+//          } else { want = uws_rx_want(...) as without compression }
+//          act on ev as on every receive event: UWS_EV_TEXT/BINARY end the
+//          message (buf[..len] is the inflated message); a negated close
+//          code fails the connection (1007 corrupt data, 1009 over the limit) }
+//   Compressed payload is read through `*internal` (uws_rx_want /
+//   uws_rx_filled) into the core, and inflated from there: it never
+//   touches the host's buffer, which receives only inflated bytes.
+//   With no context takeover, after UWS_EV_TEXT/BINARY of a compressed
+//   message (uws_rx_was_compressed) the inflater block may be freed.
+//
+// Sending a message compressed (data in one piece or several):
+//   for each piece: r = uws_deflate(d, piece, piece_len, out, out_cap,
+//   last_piece, &used, &n); out[..n] holds compressed bytes; piece += used;
+//   whenever out is full and more is to come, send it as a frame:
+//   hn = uws_tx_compressed_header(c, text, false, n, random, hdr, key)
+//   (RSV1 on the first frame only, then Continuation frames), write hdr,
+//   mask out[..n] with key (client), write; when r == 1 (done) send the rest
+//   with fin = true (possibly an empty frame). A message that fits `out`
+//   goes as one frame with fin = true. With no context takeover, call
+//   uws_deflater_reset(d) after the message (or free the block).
+//   Small messages may be sent uncompressed with uws_tx_data_header as
+//   before (RSV1 clear): the receiver then takes them as they are.
+
+use crate::deflate::{self, DeflateState};
+use crate::extension::{self, DeflateOptions, DeflateParams};
+use crate::inflate::{self, InflateState};
+
+/// Room for one `Sec-WebSocket-Extensions: ...\r\n` line.
+pub const UWS_DEFLATE_LINE: usize = 160;
+/// `uws_deflate` results.
+pub const UWS_DEFLATE_DONE: i32 = 1;
+pub const UWS_DEFLATE_MORE: i32 = 0;
+pub const UWS_DEFLATE_ERROR: i32 = -1;
+
+const EXTENSIONS_FIELD: &[u8] = b"Sec-WebSocket-Extensions: ";
+const _: () = assert!(UWS_DEFLATE_LINE >= EXTENSIONS_FIELD.len() + extension::MAX_VALUE_LEN + 2);
+
+/// Write `Sec-WebSocket-Extensions: <value>\r\n` into `out` (`cap` bytes).
+fn extension_line(out: &mut [u8], write: impl FnOnce(&mut [u8]) -> Result<usize, ()>) -> usize {
+    let mut value = [0u8; extension::MAX_VALUE_LEN];
+    let Ok(n) = write(&mut value) else { return 0 };
+    let Some(value) = value.get(..n) else { return 0 };
+    let total = EXTENSIONS_FIELD.len() + n + 2;
+    let Some(line) = out.get_mut(..total) else { return 0 };
+    let (field, rest) = line.split_at_mut(EXTENSIONS_FIELD.len());
+    field.copy_from_slice(EXTENSIONS_FIELD);
+    let (v, crlf) = rest.split_at_mut(n);
+    v.copy_from_slice(value);
+    crlf.copy_from_slice(b"\r\n");
+    total
+}
+
+/// Server side: choose a permessage-deflate offer of the request head
+/// `head` (RFC 7692 §5) under `opts`. Writes the response's header line
+/// into `out` (UWS_DEFLATE_LINE bytes) and the agreement into `params`;
+/// returns the line's length, 0 when compression is declined (or the head
+/// does not parse, or an argument is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn uws_deflate_server_accept(
+    head: *const u8,
+    len: usize,
+    opts: *const DeflateOptions,
+    out: *mut u8,
+    out_cap: usize,
+    params: *mut DeflateParams,
+) -> usize {
+    if opts.is_null() || params.is_null() {
+        return 0;
+    }
+    // SAFETY: the host passes its options (read only).
+    let opts = unsafe { &*opts };
+    let Ok(request) = handshake::parse_request(unsafe { bytes(head, len) }) else {
+        return 0;
+    };
+    let Some(agreement) = handshake::negotiate_deflate(&request, opts) else {
+        return 0;
+    };
+    let n = extension_line(unsafe { bytes_mut(out, out_cap) }, |v| agreement.write(v));
+    if n > 0 {
+        // SAFETY: the host passes a writable uws_deflate_params.
+        unsafe { params.write(agreement.params) };
+    }
+    n
+}
+
+/// Client side: write the offer line for `opts` into `out`
+/// (UWS_DEFLATE_LINE bytes). Returns its length (0: NULL or no room).
+#[no_mangle]
+pub unsafe extern "C" fn uws_deflate_offer(opts: *const DeflateOptions, out: *mut u8, out_cap: usize) -> usize {
+    if opts.is_null() {
+        return 0;
+    }
+    // SAFETY: the host passes its options.
+    let opts = unsafe { &*opts };
+    extension_line(unsafe { bytes_mut(out, out_cap) }, |v| extension::write_offer(opts, v))
+}
+
+/// Client side, for a request that offered permessage-deflate with
+/// `opts`: `uws_client_response` that also accepts the server's
+/// permessage-deflate answer. `*agreed` says whether compression is on
+/// (then `params` holds the agreement). A server answer the offer does
+/// not allow fails the handshake (false, with the message in `result`).
+#[no_mangle]
+pub unsafe extern "C" fn uws_client_response_deflate(
+    head: *const u8,
+    len: usize,
+    key: *const u8,
+    subprotocols: *const u8,
+    subprotocols_len: usize,
+    opts: *const DeflateOptions,
+    result: *mut uws_handshake,
+    params: *mut DeflateParams,
+    agreed: *mut bool,
+) -> bool {
+    if result.is_null() || params.is_null() || agreed.is_null() {
+        return false;
+    }
+    // SAFETY: writable out-pointers of the host.
+    unsafe { agreed.write(false) };
+    let head = unsafe { bytes(head, len) };
+    let offered = unsafe { bytes(subprotocols, subprotocols_len) };
+    let result = unsafe { &mut *result };
+    *result = uws_handshake {
+        status: 0,
+        protocol: uws_span::default(),
+        message: core::ptr::null(),
+        message_len: 0,
+        response_len: 0,
+    };
+    let opts = if opts.is_null() { None } else { Some(unsafe { &*opts }) };
+    let Ok(key) = <&[u8; UWS_KEY_LEN]>::try_from(unsafe { bytes(key, UWS_KEY_LEN) }) else {
+        return false;
+    };
+    let response = match handshake::parse_response(head) {
+        Ok(r) => r,
+        Err(e) => {
+            result.fail(0, e);
+            return false;
+        }
+    };
+    result.status = response.status;
+    match handshake::validate_response_with_deflate(&response, key, offered, opts) {
+        Ok((protocol, deflate)) => {
+            result.protocol = protocol.map_or(uws_span::default(), |p| uws_span::of(head, p));
+            if let Some(p) = deflate {
+                unsafe {
+                    params.write(p);
+                    agreed.write(true);
+                }
+            }
+            true
+        }
+        Err(e) => {
+            result.fail(response.status, e);
+            false
+        }
+    }
+}
+
+/// Window bits of what this side receives (the peer's compressor) under
+/// `params`, and in `*keeps_context` whether its history is kept between
+/// messages. `server`: this side is the server.
+#[no_mangle]
+pub unsafe extern "C" fn uws_deflate_rx_bits(params: *const DeflateParams, server: bool, keeps_context: *mut bool) -> u8 {
+    if params.is_null() {
+        return 0;
+    }
+    // SAFETY: the host's agreement.
+    let (bits, keep) = unsafe { &*params }.inflate_bits(server);
+    if !keeps_context.is_null() {
+        unsafe { keeps_context.write(keep) };
+    }
+    bits
+}
+
+/// Window bits and context takeover of what this side sends.
+#[no_mangle]
+pub unsafe extern "C" fn uws_deflate_tx_bits(params: *const DeflateParams, server: bool, keeps_context: *mut bool) -> u8 {
+    if params.is_null() {
+        return 0;
+    }
+    // SAFETY: the host's agreement.
+    let (bits, keep) = unsafe { &*params }.deflate_bits(server);
+    if !keeps_context.is_null() {
+        unsafe { keeps_context.write(keep) };
+    }
+    bits
+}
+
+/// Turn compression on for a connection under `params` (after the
+/// handshake agreed on it): RSV1 is then allowed on the first frame of a
+/// data message.
+#[no_mangle]
+pub unsafe extern "C" fn uws_conn_set_deflate(c: *mut Connection, params: *const DeflateParams) {
+    let c = unsafe { conn(c) };
+    if params.is_null() {
+        c.set_compression(false, true);
+        return;
+    }
+    // SAFETY: the host's agreement.
+    let (_, keep) = unsafe { &*params }.inflate_bits(c.role() == Role::Server);
+    c.set_compression(true, keep);
+}
+
+/// Bytes of a decompressor for `window_bits` (8–15): about 2.1 KB of state
+/// plus the window, 2^max(bits, 9) bytes.
+#[no_mangle]
+pub extern "C" fn uws_inflater_size(window_bits: u8) -> usize {
+    core::mem::size_of::<InflateState>() + inflate::window_size(window_bits)
+}
+
+/// Alignment a decompressor's block needs.
+#[no_mangle]
+pub extern "C" fn uws_inflater_align() -> usize {
+    core::mem::align_of::<InflateState>()
+}
+
+/// Initialise a decompressor in `mem` (`uws_inflater_size(window_bits)`
+/// bytes). False for a NULL or misaligned block.
+#[no_mangle]
+pub unsafe extern "C" fn uws_inflater_init(mem: *mut InflateState, window_bits: u8) -> bool {
+    if mem.is_null() || (mem as usize) % core::mem::align_of::<InflateState>() != 0 {
+        return false;
+    }
+    // SAFETY: checked non-null and aligned; the host gives the size above.
+    unsafe { mem.write(InflateState::new(window_bits)) };
+    true
+}
+
+/// The state and the window that follows it in the block.
+unsafe fn inflater<'a>(mem: *mut InflateState) -> Option<(&'a mut InflateState, &'a mut [u8])> {
+    if mem.is_null() {
+        return None;
+    }
+    // SAFETY: the host passes a block it initialised with uws_inflater_init
+    // (uws_inflater_size bytes): the state, then its window.
+    let state = unsafe { &mut *mem };
+    let len = state.window_len();
+    let window = unsafe { slice::from_raw_parts_mut(mem.add(1) as *mut u8, len) };
+    Some((state, window))
+}
+
+/// Whether the next receive step is `uws_rx_inflate` (compressed payload
+/// or a compressed message's end is waiting in the core); when false, go
+/// on with `uws_rx_want`.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_needs_inflate(c: *mut Connection) -> bool {
+    unsafe { conn(c) }.needs_inflate()
+}
+
+/// Whether the message being received (or the last one) is compressed.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_was_compressed(c: *mut Connection) -> bool {
+    unsafe { conn(c) }.rx_compressed()
+}
+
+/// Inflate into `out` (`cap` bytes); `*produced` gets the count. Returns a
+/// receive event as `uws_rx_filled` does: UWS_EV_TEXT/BINARY when the
+/// message is complete, UWS_EV_CONTINUE otherwise, or a negated close code.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_inflate(
+    c: *mut Connection,
+    inflater_mem: *mut InflateState,
+    out: *mut u8,
+    cap: usize,
+    produced: *mut usize,
+) -> i32 {
+    let c = unsafe { conn(c) };
+    unsafe { write_len(produced, 0) };
+    let Some((state, window)) = (unsafe { inflater(inflater_mem) }) else {
+        return UWS_EV_CONTINUE;
+    };
+    match c.inflate(state, window, unsafe { bytes_mut(out, cap) }) {
+        Ok(i) => {
+            unsafe { write_len(produced, i.produced) };
+            event_code(Ok(i.event))
+        }
+        Err(e) => event_code(Err(e)),
+    }
+}
+
+/// Bytes of a compressor for `window_bits` (8–15): its state and the work
+/// memory (a ring of twice the window, a hash table, a token buffer).
+#[no_mangle]
+pub extern "C" fn uws_deflater_size(window_bits: u8) -> usize {
+    core::mem::size_of::<DeflateState>() + deflate::work_len(window_bits)
+}
+
+/// Alignment a compressor's block needs.
+#[no_mangle]
+pub extern "C" fn uws_deflater_align() -> usize {
+    core::mem::align_of::<DeflateState>().max(deflate::WORK_ALIGN)
+}
+
+/// Initialise a compressor in `mem` (`uws_deflater_size(window_bits)`
+/// bytes): matches stay within 2^window_bits bytes.
+#[no_mangle]
+pub unsafe extern "C" fn uws_deflater_init(mem: *mut DeflateState, window_bits: u8) -> bool {
+    if mem.is_null() || (mem as usize) % uws_deflater_align() != 0 {
+        return false;
+    }
+    // SAFETY: checked non-null and aligned; the host gives the size above.
+    unsafe { mem.write(DeflateState::new(window_bits)) };
+    true
+}
+
+/// Forget the history between messages (no context takeover).
+#[no_mangle]
+pub unsafe extern "C" fn uws_deflater_reset(mem: *mut DeflateState) {
+    if !mem.is_null() {
+        // SAFETY: the host's initialised compressor.
+        unsafe { &mut *mem }.reset_history();
+    }
+}
+
+/// Compress the next `len` bytes of a message into `out` (`cap` bytes);
+/// `finish`: these are its last bytes. `*consumed` and `*produced` get the
+/// counts. Returns UWS_DEFLATE_DONE when the message is complete in the
+/// output so far, UWS_DEFLATE_MORE when it needs more room or input (call
+/// again with the rest of the input), UWS_DEFLATE_ERROR for a NULL block.
+#[no_mangle]
+pub unsafe extern "C" fn uws_deflate(
+    mem: *mut DeflateState,
+    input: *const u8,
+    len: usize,
+    out: *mut u8,
+    cap: usize,
+    finish: bool,
+    consumed: *mut usize,
+    produced: *mut usize,
+) -> i32 {
+    unsafe {
+        write_len(consumed, 0);
+        write_len(produced, 0);
+    }
+    if mem.is_null() {
+        return UWS_DEFLATE_ERROR;
+    }
+    // SAFETY: the host's block from uws_deflater_init: the state, then its
+    // work memory.
+    let state = unsafe { &mut *mem };
+    let work = unsafe { slice::from_raw_parts_mut(mem.add(1) as *mut u8, state.work_len()) };
+    match state.deflate(work, unsafe { bytes(input, len) }, unsafe { bytes_mut(out, cap) }, finish) {
+        Ok(p) => {
+            unsafe {
+                write_len(consumed, p.consumed);
+                write_len(produced, p.produced);
+            }
+            if p.done {
+                UWS_DEFLATE_DONE
+            } else {
+                UWS_DEFLATE_MORE
+            }
+        }
+        Err(_) => UWS_DEFLATE_ERROR,
+    }
+}
+
+/// `uws_tx_data_header` for a compressed message: RSV1 on its first frame
+/// (RFC 7692 §6.1), `len` the compressed bytes in this frame.
+/// UWS_TX_INVALID when compression is not on.
+#[no_mangle]
+pub unsafe extern "C" fn uws_tx_compressed_header(
+    c: *mut Connection,
+    text: bool,
+    fin: bool,
+    len: u64,
+    random: *const u8,
+    out: *mut u8,
+    key: *mut u8,
+) -> i32 {
+    let c = unsafe { conn(c) };
+    let kind = if text { MessageKind::Text } else { MessageKind::Binary };
+    let Some(k) = (unsafe { mask_key(c, random) }) else {
+        return UWS_TX_INVALID;
+    };
+    if out.is_null() {
+        return UWS_TX_INVALID;
+    }
+    write_header(c.compressed_data_header(kind, fin, len, k), out, key)
+}
+
+#[cfg(test)]
+mod deflate_tests;

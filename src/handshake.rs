@@ -16,6 +16,7 @@
 // the head); the caller answers both the same way, so `()` is the whole error.
 #![allow(clippy::result_unit_err)]
 
+use crate::extension::{self, Agreement, DeflateOptions, DeflateParams};
 use crate::http::{self, HeadError};
 use crate::{base64, sha1::Sha1};
 
@@ -96,6 +97,9 @@ pub enum HandshakeError {
     UnofferedProtocol,
     /// Client side: the server named extensions although the client offered none (RFC 6455 §4.1 item 5).
     UnofferedExtension,
+    /// Client side: the server's permessage-deflate answer is not one the offer allows
+    /// (RFC 7692 §5.1, §7.1).
+    BadExtension,
 }
 
 impl HandshakeError {
@@ -111,7 +115,8 @@ impl HandshakeError {
             | Self::BadUpgrade
             | Self::BadAccept
             | Self::UnofferedProtocol
-            | Self::UnofferedExtension => 0,
+            | Self::UnofferedExtension
+            | Self::BadExtension => 0,
         }
     }
 
@@ -137,6 +142,7 @@ impl HandshakeError {
             Self::BadAccept => "missing or wrong Sec-WebSocket-Accept",
             Self::UnofferedProtocol => "server chose a subprotocol that was not offered",
             Self::UnofferedExtension => "server chose an extension that was not offered",
+            Self::BadExtension => "server's permessage-deflate parameters do not match the offer",
         }
     }
 }
@@ -303,6 +309,13 @@ fn is_valid_key(key: &[u8]) -> bool {
     key.len() == 24 && base64::decode(key, &mut decoded) == Some(16)
 }
 
+/// Server side: the permessage-deflate agreement for a validated request (RFC 7692 §5),
+/// from every `Sec-WebSocket-Extensions` field; `None` declines compression (the answer
+/// then names no extension, as without this call).
+pub fn negotiate_deflate(req: &Request<'_>, opts: &DeflateOptions) -> Option<Agreement> {
+    extension::server_accept(req.headers.values("sec-websocket-extensions"), opts)
+}
+
 /// Write the `101 Switching Protocols` answer (RFC 6455 §4.2.2 step 5).
 ///
 /// `key` is the client's `Sec-WebSocket-Key` ([`Accept::key`]); `subprotocol` is
@@ -315,6 +328,18 @@ pub fn write_response(
     subprotocol: Option<&[u8]>,
     extra_headers: &[u8],
 ) -> Result<usize, ()> {
+    write_response_with_deflate(out, key, subprotocol, None, extra_headers)
+}
+
+/// [`write_response`] with the `Sec-WebSocket-Extensions` answer of an agreement from
+/// [`negotiate_deflate`] (RFC 7692 §5.1), none for `None`.
+pub fn write_response_with_deflate(
+    out: &mut [u8],
+    key: &[u8],
+    subprotocol: Option<&[u8]>,
+    deflate: Option<&Agreement>,
+    extra_headers: &[u8],
+) -> Result<usize, ()> {
     let mut w = Writer::new(out);
     w.put(b"HTTP/1.1 101 Switching Protocols\r\n")?;
     w.header(b"Upgrade", b"websocket")?;
@@ -322,6 +347,11 @@ pub fn write_response(
     w.header(b"Sec-WebSocket-Accept", &accept_key(key))?;
     if let Some(subprotocol) = subprotocol {
         w.header(b"Sec-WebSocket-Protocol", subprotocol)?;
+    }
+    if let Some(agreement) = deflate {
+        let mut value = [0u8; extension::MAX_VALUE_LEN];
+        let n = agreement.write(&mut value)?;
+        w.header(b"Sec-WebSocket-Extensions", value.get(..n).ok_or(())?)?;
     }
     w.finish(extra_headers)
 }
@@ -395,6 +425,24 @@ pub fn write_request(
     origin: Option<&[u8]>,
     extra_headers: &[u8],
 ) -> Result<usize, ()> {
+    write_request_with_deflate(out, host, port, default_port, path, key, subprotocols, origin, None, extra_headers)
+}
+
+/// [`write_request`] offering permessage-deflate as `deflate` says (RFC 7692 §5.1), no
+/// offer for `None`.
+#[allow(clippy::too_many_arguments)]
+pub fn write_request_with_deflate(
+    out: &mut [u8],
+    host: &[u8],
+    port: u16,
+    default_port: u16,
+    path: &[u8],
+    key: &[u8; 24],
+    subprotocols: &[u8],
+    origin: Option<&[u8]>,
+    deflate: Option<&DeflateOptions>,
+    extra_headers: &[u8],
+) -> Result<usize, ()> {
     // A URI's host and path are visible ASCII (RFC 3986 §2); whitespace in particular
     // would split the request-line (RFC 7230 §3.1.1).
     if !host.iter().chain(path).all(|b| (b'!'..=b'~').contains(b)) {
@@ -422,6 +470,11 @@ pub fn write_request(
     }
     if let Some(origin) = origin {
         w.header(b"Origin", origin)?;
+    }
+    if let Some(opts) = deflate {
+        let mut value = [0u8; extension::MAX_VALUE_LEN];
+        let n = extension::write_offer(opts, &mut value)?;
+        w.header(b"Sec-WebSocket-Extensions", value.get(..n).ok_or(())?)?;
     }
     w.finish(extra_headers)
 }
@@ -473,13 +526,26 @@ pub fn parse_response(buf: &[u8]) -> Result<Response<'_>, HandshakeError> {
 /// Validate a server's answer as RFC 6455 §4.1 items 1-6 require of a client.
 ///
 /// `key` is the `Sec-WebSocket-Key` the client sent and `offered` its comma-separated
-/// subprotocol list (empty when none was offered). Extensions are never offered, so
+/// subprotocol list (empty when none was offered). Extensions are not offered here, so
 /// any extension in the answer fails. Returns the subprotocol the server chose.
 pub fn validate_response<'b>(
     resp: &Response<'b>,
     key: &[u8; 24],
     offered: &[u8],
 ) -> Result<Option<&'b [u8]>, HandshakeError> {
+    validate_response_with_deflate(resp, key, offered, None).map(|(protocol, _)| protocol)
+}
+
+/// [`validate_response`] for a request that offered permessage-deflate with `deflate`
+/// (from [`write_request_with_deflate`]): also returns the parameters agreed, `None` when
+/// the server declined. An answer the offer does not allow fails
+/// ([`HandshakeError::BadExtension`]; RFC 7692 §5.1: the client fails the connection).
+pub fn validate_response_with_deflate<'b>(
+    resp: &Response<'b>,
+    key: &[u8; 24],
+    offered: &[u8],
+    deflate: Option<&DeflateOptions>,
+) -> Result<(Option<&'b [u8]>, Option<DeflateParams>), HandshakeError> {
     let headers = &resp.headers;
     // Item 1: anything but 101 is handled per HTTP; the caller reports `resp.status`.
     if resp.status != 101 || resp.minor_version < 1 {
@@ -493,21 +559,24 @@ pub fn validate_response<'b>(
     if headers.single("sec-websocket-accept") != Some(&accept_key(key)[..]) {
         return Err(HandshakeError::BadAccept);
     }
-    // Item 5: an empty field names no extension, any token is one we did not offer.
-    if headers
-        .values("sec-websocket-extensions")
-        .flat_map(list_items)
-        .next()
-        .is_some()
-    {
-        return Err(HandshakeError::UnofferedExtension);
-    }
+    // Item 5: without an offer, an empty field names no extension and any token is one
+    // we did not offer; with one, RFC 7692 §5.1 and §7.1 decide.
+    let params = match deflate {
+        None => {
+            if headers.values("sec-websocket-extensions").flat_map(list_items).next().is_some() {
+                return Err(HandshakeError::UnofferedExtension);
+            }
+            None
+        }
+        Some(opts) => extension::client_accept(headers.values("sec-websocket-extensions"), opts)
+            .map_err(|_| HandshakeError::BadExtension)?,
+    };
     // Item 6: one of the offered tokens, in at most one field (§11.3.4).
     let mut chosen = headers.values("sec-websocket-protocol");
     match (chosen.next(), chosen.next()) {
-        (None, _) => Ok(None),
+        (None, _) => Ok((None, params)),
         (Some(protocol), None) if list_items(offered).any(|item| item == protocol) => {
-            Ok(Some(protocol))
+            Ok((Some(protocol), params))
         }
         _ => Err(HandshakeError::UnofferedProtocol),
     }
@@ -1127,6 +1196,7 @@ mod tests {
             BadAccept,
             UnofferedProtocol,
             UnofferedExtension,
+            BadExtension,
         ] {
             assert_eq!((err.status(), err.reason_phrase()), (0, ""));
             assert!(!err.message().is_empty());
@@ -1442,6 +1512,51 @@ mod tests {
             validate_response(&resp, &key, b"v2.proto, v1.proto"),
             Ok(Some(&b"v1.proto"[..]))
         );
+    }
+
+    #[test]
+    fn client_and_server_agree_on_deflate() {
+        use crate::extension::{DeflateOptions, DeflateParams};
+        let key = client_key(&[0x5a; 16]);
+        let client = DeflateOptions { server_no_context_takeover: true, ..DeflateOptions::DEFAULT };
+        let server = DeflateOptions { server_max_window_bits: 10, ..DeflateOptions::DEFAULT };
+        let mut request = [0; 512];
+        let n = write_request_with_deflate(&mut request, b"h", 80, 80, b"/", &key, b"", None, Some(&client), b"").unwrap();
+        let text = core::str::from_utf8(&request[..n]).unwrap();
+        assert!(text.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; server_max_window_bits=11; client_max_window_bits=11\r\n"
+        ));
+        let req = parse_request(&request[..n]).unwrap();
+        let accepted = validate_request(&req, b"", None).unwrap();
+        let agreement = negotiate_deflate(&req, &server).unwrap();
+        let mut response = [0; 512];
+        let n = write_response_with_deflate(&mut response, accepted.key, None, Some(&agreement), b"").unwrap();
+        let resp = parse_response(&response[..n]).unwrap();
+        let expected = DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: false,
+            server_max_window_bits: 10,
+            client_max_window_bits: 11,
+        };
+        assert_eq!(validate_response_with_deflate(&resp, &key, b"", Some(&client)), Ok((None, Some(expected))));
+        // The same answer to a client that offered nothing: refused as before.
+        assert_eq!(validate_response(&resp, &key, b""), Err(HandshakeError::UnofferedExtension));
+        // An answer outside the offer fails the handshake.
+        let bad = head(&[
+            "HTTP/1.1 101 Switching Protocols",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Accept: (accept)",
+            "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=15",
+        ]);
+        let bad = bad.replace("(accept)", core::str::from_utf8(&accept_key(&key)).unwrap());
+        let resp = parse_response(bad.as_bytes()).unwrap();
+        assert_eq!(validate_response_with_deflate(&resp, &key, b"", Some(&client)), Err(HandshakeError::BadExtension));
+        // A server that declines: no extension, no compression.
+        let mut plain = [0; 512];
+        let n = write_response(&mut plain, accepted.key, None, b"").unwrap();
+        let resp = parse_response(&plain[..n]).unwrap();
+        assert_eq!(validate_response_with_deflate(&resp, &key, b"", Some(&client)), Ok((None, None)));
     }
 
     /// Heads that are mostly valid handshakes, with pieces swapped for arbitrary text.

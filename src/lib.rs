@@ -10,6 +10,8 @@
 //! - [`utf8`]: incremental UTF-8 validation (§8.1).
 //! - [`close`]: close codes (§7.4).
 //! - [`error`]: protocol errors, each carrying the close code it fails with.
+//! - [`inflate`], [`deflate`]: raw DEFLATE (RFC 1951) for permessage-deflate.
+//! - [`extension`]: permessage-deflate negotiation (RFC 7692 §5–§7).
 //! - [`connection`]: the state machine: roles, reassembly, control frames,
 //!   the close handshake, limits.
 //! - `ffi`: the C ABI the shim calls (the only `extern "C"` surface).
@@ -28,10 +30,13 @@ extern crate std;
 pub mod base64;
 pub mod close;
 pub mod connection;
+pub mod deflate;
 pub mod error;
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod http;
+pub mod inflate;
 pub mod keepalive;
 pub mod sha1;
 pub mod url;

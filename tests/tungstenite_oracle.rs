@@ -112,7 +112,7 @@ fn core_reads(role: Role, wire: &[u8], chunk: usize) -> Vec<(u8, Vec<u8>)> {
     let mut input = wire;
     loop {
         let event = match conn.want() {
-            Want::Nothing => break,
+            Want::Nothing | Want::Inflate => break,
             Want::Internal(buf) => {
                 if !buf.is_empty() && input.is_empty() {
                     break;

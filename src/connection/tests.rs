@@ -380,7 +380,7 @@ fn drive(role: Role, wire: &[u8], events: usize) -> (usize, Vec<Seen>, usize) {
     let mut seen = Vec::new();
     while seen.len() < events {
         let event = match conn.want() {
-            Want::Nothing => unreachable!(),
+            Want::Nothing | Want::Inflate => unreachable!(),
             Want::Internal(buf) => {
                 // An empty buffer: bytes read ahead come first, no read.
                 let n = buf.len().min(input.len());
