@@ -53,6 +53,9 @@
 #if MICROPY_PY_UWEBSOCKET_HTTP && !MICROPY_PY_UWEBSOCKET_SERVER
 #error "uwebsocket: MICROPY_PY_UWEBSOCKET_HTTP needs MICROPY_PY_UWEBSOCKET_SERVER"
 #endif
+#if !MICROPY_PY_UWEBSOCKET_SERVER && !MICROPY_PY_UWEBSOCKET_CLIENT
+#error "uwebsocket: build in MICROPY_PY_UWEBSOCKET_SERVER, MICROPY_PY_UWEBSOCKET_CLIENT or both"
+#endif
 
 #ifndef MICROPY_PY_UWEBSOCKET_MAX_SIZE
 // Default limit for one message (bytes); a script raises it with max_size=.
@@ -455,21 +458,6 @@ typedef struct _uws_tx_queue_t {
     byte data[];
 } uws_tx_queue_t;
 
-// How a connection ended (none yet, the core's close or failure, or the
-// transport's); close_code and close_reason derive from it.
-enum {
-    UWS_END_NONE,
-    UWS_END_CORE,        // the peer's Close, or a protocol failure the core found
-    UWS_END_LOCAL,       // our Close went out; the peer did not answer in time
-    UWS_END_EOF,         // the stream ended
-    UWS_END_ERRNO,       // the stream failed with end_errno
-    UWS_END_BAD_COUNT,   // the stream returned a count it cannot have
-    UWS_END_WRITE_STALL, // a frame was half written when the stream stopped taking bytes
-    UWS_END_WRITE_ABORT, // an exception interrupted a frame half written
-    UWS_END_KEEPALIVE,   // no answer to our ping in time
-    UWS_END_NO_MEMORY,   // a message too big for the heap
-};
-
 struct _mp_obj_websocket_t {
     mp_obj_base_t base;
     mp_obj_t stream;
@@ -489,11 +477,6 @@ struct _mp_obj_websocket_t {
     // Non-blocking mode (setblocking(False)): what the stream did not take
     // yet, written before anything else (NULL when nothing waits).
     struct _uws_tx_queue_t *tx;
-    // How it ended (UWS_END_*): the close code reported, and the error
-    // number of a failed stream.
-    uint16_t close_code;
-    int16_t end_errno;
-    uint8_t end;
     // Set while a stream call runs: the stream must not call back in.
     uint8_t busy;
     // The small fields together: 240 bytes in all on a 32-bit port (15
@@ -552,9 +535,6 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     uws_keepalive_set(&self->keepalive, 0, 0, 0);
     #endif
     self->tx = NULL;
-    self->close_code = 0;
-    self->end_errno = 0;
-    self->end = UWS_END_NONE;
     self->busy = false;
     self->stream_closed = false;
     self->more = false;
@@ -596,86 +576,45 @@ static void uws_close_stream(mp_obj_websocket_t *self) {
     }
 }
 
-// Record how the connection ended (the first cause stands, except that the
-// peer's Close replaces our unanswered one).
-static void uws_set_end(mp_obj_websocket_t *self, uint8_t end, uint16_t code, int err) {
-    if (self->end == UWS_END_NONE || (self->end == UWS_END_LOCAL && end == UWS_END_CORE)) {
-        self->end = end;
-        self->close_code = code;
-        self->end_errno = (int16_t)err;
-    }
-}
-
-// close_code: how it ended, None while it has not.
+// close_code: how it ended (the core keeps that), None while it has not.
 static mp_obj_t uws_close_code_obj(mp_obj_websocket_t *self) {
-    return self->end == UWS_END_NONE ? mp_const_none : MP_OBJ_NEW_SMALL_INT(self->close_code);
+    uint16_t code = uws_end_code(CONN(self));
+    return code == 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(code);
 }
 
 // close_reason: the peer's reason, what the core failed the connection
 // for, or what happened to the transport; None while it has not ended.
 static mp_obj_t uws_close_reason_obj(mp_obj_websocket_t *self) {
-    size_t len = SIZE_MAX; // SIZE_MAX: a C string of this file's
-    const uint8_t *reason = (const uint8_t *)"";
-    switch (self->end) {
-        case UWS_END_NONE:
-            return mp_const_none;
-        case UWS_END_CORE:
-            if (uws_close_code(CONN(self)) != 0) {
-                reason = uws_close_reason(CONN(self), &len);
-            } else {
-                reason = uws_error_message(CONN(self), &len);
-            }
-            break;
-        case UWS_END_EOF:
-            reason = (const uint8_t *)"connection lost";
-            break;
-        case UWS_END_ERRNO: {
-            vstr_t vstr;
-            mp_print_t print;
-            vstr_init_print(&vstr, 32, &print);
-            mp_printf(&print, "connection lost (errno %d)", (int)self->end_errno);
-            return mp_obj_new_str_from_vstr(&vstr);
-        }
-        case UWS_END_BAD_COUNT:
-            reason = (const uint8_t *)"stream returned an invalid count";
-            break;
-        case UWS_END_WRITE_STALL:
-            reason = (const uint8_t *)"write timed out within a frame";
-            break;
-        case UWS_END_WRITE_ABORT:
-            reason = (const uint8_t *)"write interrupted within a frame";
-            break;
-        case UWS_END_KEEPALIVE:
-            reason = (const uint8_t *)"keepalive timeout";
-            break;
-        case UWS_END_NO_MEMORY:
-            reason = (const uint8_t *)"out of memory";
-            break;
+    if (uws_end_code(CONN(self)) == 0) {
+        return mp_const_none;
     }
-    if (len == SIZE_MAX) {
-        len = strlen((const char *)reason);
-    }
-    return mp_obj_new_str((const char *)reason, len);
+    byte reason[UWS_MAX_REASON];
+    return mp_obj_new_str((const char *)reason, uws_end_reason(CONN(self), reason));
 }
 
 // The connection has ended: raise ConnectionClosed with what ended it.
 static NORETURN void uws_raise_closed(mp_obj_websocket_t *self) {
-    if (self->end == UWS_END_NONE) {
-        // The core reports the end (its state says closed or failed).
-        uint16_t code = uws_close_code(CONN(self));
-        uws_set_end(self, UWS_END_CORE, code ? code : 1006, 0);
+    if (uws_end_code(CONN(self)) == 0) {
+        // Closed with nothing recorded (the stream closed under us).
+        uws_fail_transport(CONN(self), UWS_TRANSPORT_FAILED, 0);
     }
     mp_obj_t args[2] = { uws_close_code_obj(self), uws_close_reason_obj(self) };
     nlr_raise(mp_obj_new_exception_args(&uws_type_ConnectionClosed, 2, args));
 }
 
-// The transport failed (end of stream, an error, a count it cannot have):
-// the connection is over (1006), whatever was being assembled is dropped.
-static NORETURN void uws_end_transport(mp_obj_websocket_t *self, uint8_t end, int err) {
-    uws_set_end(self, end, 1006, err);
+// The transport failed (`kind`: UWS_TRANSPORT_*, with the stream's error
+// number): the connection is over (1006), whatever was being assembled
+// is dropped.
+static NORETURN void uws_end_transport(mp_obj_websocket_t *self, uint8_t kind, int err) {
+    uws_fail_transport(CONN(self), kind, err);
     uws_drop_message(self);
     uws_close_stream(self);
     uws_raise_closed(self);
+}
+
+// The transport kind of a stream error.
+static uint8_t uws_transport_kind(int err) {
+    return err == UWS_EBADCOUNT ? UWS_TRANSPORT_BAD_COUNT : UWS_TRANSPORT_FAILED;
 }
 
 // Read up to len bytes for the connection. Returns the count (> 0), or -1
@@ -693,10 +632,10 @@ static mp_int_t uws_conn_read(mp_obj_websocket_t *self, byte *buf, size_t len) {
         if (err == MP_ETIMEDOUT) {
             mp_raise_OSError(err);
         }
-        uws_end_transport(self, err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
+        uws_end_transport(self, uws_transport_kind(err), err);
     }
     if (n == 0) {
-        uws_end_transport(self, UWS_END_EOF, 0);
+        uws_end_transport(self, UWS_TRANSPORT_EOF, 0);
     }
     return n;
 }
@@ -707,7 +646,7 @@ static size_t uws_write_some(mp_obj_websocket_t *self, const byte *buf, size_t l
     size_t done = 0;
     int err;
     if (!uws_push(self, self->stream, buf, len, false, &done, &err) && err != 0) {
-        uws_end_transport(self, err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
+        uws_end_transport(self, uws_transport_kind(err), err);
     }
     return done;
 }
@@ -756,7 +695,7 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
             // An exception from the stream: with part of the frame out,
             // the connection cannot go on.
             if (out->sent > 0) {
-                uws_set_end(self, UWS_END_WRITE_ABORT, 1006, 0);
+                uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
                 uws_drop_message(self);
                 uws_close_stream(self);
                 uws_reraise_if_fatal(nlr.ret_val);
@@ -768,8 +707,7 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
             if (err == MP_ETIMEDOUT && out->sent == 0) {
                 mp_raise_OSError(MP_ETIMEDOUT);
             }
-            uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_END_WRITE_STALL
-                : err == UWS_EBADCOUNT ? UWS_END_BAD_COUNT : UWS_END_ERRNO, err);
+            uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_TRANSPORT_STALLED : uws_transport_kind(err), err);
         }
         return;
     }
@@ -786,7 +724,7 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
             : m_new_maybe(byte, sizeof(uws_tx_queue_t) + alloc));
         if (q == NULL) {
             // Part of a frame may be out: the connection cannot go on.
-            uws_set_end(self, UWS_END_NO_MEMORY, 1006, 0);
+            uws_fail_transport(CONN(self), UWS_TRANSPORT_NO_MEMORY, 0);
             uws_close_stream(self);
             mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to queue a frame"));
         }
@@ -838,7 +776,7 @@ static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t
                 mp_get_buffer_raise(source, &bufinfo, MP_BUFFER_READ);
                 if (bufinfo.len < len) {
                     // The object shrank under a frame already begun.
-                    uws_end_transport(self, UWS_END_WRITE_ABORT, 0);
+                    uws_end_transport(self, UWS_TRANSPORT_PARTIAL_WRITE, 0);
                 }
                 payload = bufinfo.buf;
             }
@@ -909,11 +847,6 @@ static void uws_send_close_payload(mp_obj_websocket_t *self, const byte *payload
     }
 }
 
-static void uws_send_close_quietly(mp_obj_websocket_t *self, uint16_t code, const byte *reason, size_t reason_len) {
-    byte payload[UWS_MAX_CONTROL];
-    uws_send_close_payload(self, payload, uws_close_payload(code, reason, reason_len, payload));
-}
-
 // The Close the core says we owe (§5.5.1 after the peer's, §7.1.7 after a
 // protocol failure), if any.
 static void uws_send_close_reply(mp_obj_websocket_t *self) {
@@ -942,7 +875,6 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
         case UWS_EV_PONG:
             return;
         case UWS_EV_CLOSE: {
-            uws_set_end(self, UWS_END_CORE, uws_close_code(CONN(self)), 0);
             uws_send_close_reply(self);
             uws_drop_message(self);
             uws_close_stream(self);
@@ -950,7 +882,6 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
         }
         default: {
             // A protocol error: fail the connection with the core's code.
-            uws_set_end(self, UWS_END_CORE, -event, 0);
             uws_drop_message(self);
             uws_send_close_reply(self);
             uws_discard_pending_input(self);
@@ -969,8 +900,8 @@ static byte *uws_message_space(mp_obj_websocket_t *self, size_t want) {
         byte *buf = m_renew_maybe(byte, self->msg_buf, self->msg_alloc, need, true);
         if (buf == NULL) {
             uws_drop_message(self);
-            uws_set_end(self, UWS_END_NO_MEMORY, 1009, 0);
-            uws_send_close_quietly(self, 1009, (const byte *)"out of memory", 13);
+            uws_end_locally(CONN(self), UWS_LOCAL_NO_MEMORY, 0);
+            uws_send_close_reply(self);
             uws_close_stream(self);
             mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("message too big for memory"));
         }
@@ -995,8 +926,8 @@ static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
         due = uws_keepalive_poll(&self->keepalive, mp_hal_ticks_ms());
     }
     if (due == UWS_KEEPALIVE_DEAD) {
-        uws_set_end(self, UWS_END_KEEPALIVE, UWS_KEEPALIVE_CLOSE, 0);
-        uws_send_close_quietly(self, UWS_KEEPALIVE_CLOSE, (const byte *)"keepalive timeout", 17);
+        uws_end_locally(CONN(self), UWS_LOCAL_KEEPALIVE, 0);
+        uws_send_close_reply(self);
         uws_drop_message(self);
         uws_close_stream(self);
         uws_raise_closed(self);
@@ -1127,7 +1058,7 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
     if (event == UWS_RX_BAD_COUNT) {
         // More than was asked for: the core took none of it.
         *payload = 0;
-        uws_end_transport(self, UWS_END_BAD_COUNT, 0);
+        uws_end_transport(self, UWS_TRANSPORT_BAD_COUNT, 0);
     }
     return event;
 }
@@ -1248,7 +1179,7 @@ static mp_int_t uws_recv_into_caller(mp_obj_websocket_t *self, mp_obj_t buf_in, 
         mp_get_buffer_raise(buf_in, &bufinfo, MP_BUFFER_WRITE);
         if ((size_t)n > bufinfo.len) {
             m_del(byte, scratch, size ? size : 1);
-            uws_end_transport(self, UWS_END_BAD_COUNT, 0);
+            uws_end_transport(self, UWS_TRANSPORT_BAD_COUNT, 0);
         }
         memcpy(bufinfo.buf, scratch, n);
     }
@@ -1360,7 +1291,7 @@ static void uws_await_close(mp_obj_websocket_t *self) {
 static void uws_close_with(mp_obj_websocket_t *self, uint16_t code, const byte *payload, size_t n) {
     uint8_t state = uws_state(CONN(self));
     if (!uws_ended(self) && (state == UWS_STATE_OPEN || state == UWS_STATE_CLOSE_RECEIVED)) {
-        uws_set_end(self, UWS_END_LOCAL, code, 0);
+        uws_end_locally(CONN(self), UWS_LOCAL_CLOSE_UNANSWERED, code);
         nlr_buf_t nlr;
         if (nlr_push(&nlr) == 0) {
             uws_send_control(self, UWS_OP_CLOSE, payload, n);

@@ -148,6 +148,8 @@ pub enum TransportError {
     PartialWrite = 3,
     /// A write made no progress for too long partway through a frame.
     Stalled = 4,
+    /// No memory to queue the rest of a frame partly written.
+    NoMemory = 5,
 }
 
 impl TransportError {
@@ -159,6 +161,7 @@ impl TransportError {
             2 => Some(TransportError::BadCount),
             3 => Some(TransportError::PartialWrite),
             4 => Some(TransportError::Stalled),
+            5 => Some(TransportError::NoMemory),
             _ => None,
         }
     }
@@ -166,11 +169,36 @@ impl TransportError {
     /// The close reason a script sees.
     pub const fn message(self) -> &'static str {
         match self {
-            TransportError::Eof => "connection closed by peer",
-            TransportError::Failed => "connection lost",
-            TransportError::BadCount => "stream reported an impossible count",
-            TransportError::PartialWrite => "write failed inside a frame",
-            TransportError::Stalled => "write stalled inside a frame",
+            TransportError::Eof | TransportError::Failed => "connection lost",
+            TransportError::BadCount => "stream returned an invalid count",
+            TransportError::PartialWrite => "write interrupted within a frame",
+            TransportError::Stalled => "write timed out within a frame",
+            TransportError::NoMemory => "out of memory",
+        }
+    }
+}
+
+/// Why the host ended a connection that neither the peer nor the protocol
+/// ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalEnd {
+    /// Our Close went out and no answer came in time (§7.1.1 then lets us
+    /// close the transport): the connection ended with our code.
+    CloseUnanswered(CloseCode),
+    /// The keepalive Ping went unanswered: failed with [`KEEPALIVE_CLOSE`].
+    KeepaliveTimeout,
+    /// No memory for the message being received: failed with 1009.
+    OutOfMemory,
+}
+
+impl LocalEnd {
+    /// The code and reason the connection ends with (and that a failure's
+    /// Close carries).
+    pub const fn code_and_reason(self) -> (CloseCode, &'static str) {
+        match self {
+            LocalEnd::CloseUnanswered(code) => (code, ""),
+            LocalEnd::KeepaliveTimeout => (KEEPALIVE_CLOSE, "keepalive timeout"),
+            LocalEnd::OutOfMemory => (CloseCode::MESSAGE_TOO_BIG, "out of memory"),
         }
     }
 }
@@ -238,8 +266,12 @@ pub struct Connection {
     ahead_end: u8,
     close_received: bool,
     error: Option<ProtocolError>,
-    /// Why the transport failed before the close handshake ended, if it did.
+    /// Why the transport failed before the close handshake ended, if it
+    /// did, and the error number the host gave with it (0: none).
     transport: Option<TransportError>,
+    transport_errno: u16,
+    /// Why the host ended it, if it did.
+    local: Option<LocalEnd>,
     /// The fragmented message being sent, if any.
     sending: Option<MessageKind>,
     /// permessage-deflate was negotiated (RSV1 means "compressed", RFC 7692
@@ -282,6 +314,8 @@ impl Connection {
             close_received: false,
             error: None,
             transport: None,
+            transport_errno: 0,
+            local: None,
             sending: None,
             compression: false,
             inflate_keeps_context: true,
@@ -377,9 +411,12 @@ impl Connection {
 
     /// How the connection ended, for the host to report: the peer's Close
     /// (its code, 1005 when it gave none, and its reason), else the
-    /// protocol error that failed it (its code and message), else the
-    /// transport's failure (1006 and its message). `None` while none of
-    /// these happened.
+    /// protocol error that failed it (its code and message), else what the
+    /// host ended it for ([`LocalEnd`]), else the transport's failure (1006
+    /// and its message). `None` while none of these happened. The order
+    /// keeps the first cause: a transport that fails after the host gave up
+    /// on the peer changes nothing, while the peer's late Close answers
+    /// ours.
     pub fn end(&self) -> Option<(CloseCode, &[u8])> {
         if let Some(code) = self.close_code() {
             return Some((code, self.close_reason()));
@@ -387,7 +424,47 @@ impl Connection {
         if let Some(e) = self.error {
             return Some((e.close_code(), e.message().as_bytes()));
         }
+        if let Some(local) = self.local {
+            let (code, reason) = local.code_and_reason();
+            return Some((code, reason.as_bytes()));
+        }
         self.transport.map(|t| (CloseCode::ABNORMAL, t.message().as_bytes()))
+    }
+
+    /// The reason of [`end`](Self::end) written into `out` (truncated to
+    /// fit), with the transport's error number when there is one:
+    /// "connection lost (errno 104)". Returns the length.
+    pub fn end_reason_into(&self, out: &mut [u8]) -> usize {
+        let Some((_, reason)) = self.end() else {
+            return 0;
+        };
+        let mut len = 0;
+        let mut put = |bytes: &[u8]| {
+            for &b in bytes {
+                if let Some(slot) = out.get_mut(len) {
+                    *slot = b;
+                    len += 1;
+                }
+            }
+        };
+        put(reason);
+        let transport_ended_it = !self.close_received && self.error.is_none() && self.local.is_none();
+        if transport_ended_it && self.transport_errno != 0 {
+            let mut digits = [0u8; 5];
+            let mut n = self.transport_errno;
+            let mut i = digits.len();
+            while n > 0 && i > 0 {
+                i -= 1;
+                if let Some(d) = digits.get_mut(i) {
+                    *d = b'0' + (n % 10) as u8;
+                }
+                n /= 10;
+            }
+            put(b" (errno ");
+            put(digits.get(i..).unwrap_or(&[]));
+            put(b")");
+        }
+        len
     }
 
     /// The Close frame we owe, as (code, reason), or `None` when none is
@@ -401,8 +478,30 @@ impl Connection {
                 Some(code) if code.is_valid_on_wire() => Some((code, b"")),
                 _ => Some((CloseCode::NORMAL, b"")),
             },
-            State::Failed => self.error.map(|e| (e.close_code(), e.message().as_bytes())),
+            State::Failed => match (self.error, self.local) {
+                (Some(e), _) => Some((e.close_code(), e.message().as_bytes())),
+                (None, Some(local)) => {
+                    let (code, reason) = local.code_and_reason();
+                    Some((code, reason.as_bytes()))
+                }
+                (None, None) => None,
+            },
             _ => None,
+        }
+    }
+
+    /// The host ends the connection ([`LocalEnd`] says why), recorded
+    /// unless something ended it before. A keepalive timeout or a message
+    /// too big for memory fails it (§7.1.7): the host then sends the Close
+    /// [`close_reply`](Self::close_reply) gives and closes the transport.
+    /// After an unanswered Close the host just closes the transport.
+    pub fn end_locally(&mut self, why: LocalEnd) {
+        if self.end().is_some() || self.local.is_some() {
+            return;
+        }
+        self.local = Some(why);
+        if !matches!(why, LocalEnd::CloseUnanswered(_)) && matches!(self.state, State::Open | State::CloseReceived) {
+            self.state = State::Failed;
         }
     }
 
@@ -410,8 +509,16 @@ impl Connection {
     /// sent. Recorded only when nothing ended the connection before it
     /// (an end of file after both Close frames is no failure).
     pub fn fail_transport(&mut self, kind: TransportError) {
+        self.fail_transport_errno(kind, 0);
+    }
+
+    /// [`fail_transport`](Self::fail_transport) with the error number the
+    /// transport reported (an errno; 0 when there is none), which the
+    /// reason then names.
+    pub fn fail_transport_errno(&mut self, kind: TransportError, errno: u16) {
         if !self.close_received && self.error.is_none() && self.transport.is_none() {
             self.transport = Some(kind);
+            self.transport_errno = if kind == TransportError::Failed { errno } else { 0 };
         }
         self.state = State::Closed;
     }

@@ -20,7 +20,7 @@ use core::slice;
 
 use crate::close::CloseCode;
 use crate::connection::{
-    close_payload, Connection, Event, MessageKind, Role, RxBound, SendError, State, TransportError, Want,
+    close_payload, Connection, Event, LocalEnd, MessageKind, Role, RxBound, SendError, State, TransportError, Want,
 };
 use crate::frame::{self, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 
@@ -61,6 +61,16 @@ pub const UWS_TRANSPORT_FAILED: u8 = 1;
 pub const UWS_TRANSPORT_BAD_COUNT: u8 = 2;
 pub const UWS_TRANSPORT_PARTIAL_WRITE: u8 = 3;
 pub const UWS_TRANSPORT_STALLED: u8 = 4;
+pub const UWS_TRANSPORT_NO_MEMORY: u8 = 5;
+
+/// `uws_end_locally` kinds.
+pub const UWS_LOCAL_CLOSE_UNANSWERED: u8 = 0;
+pub const UWS_LOCAL_KEEPALIVE: u8 = 1;
+pub const UWS_LOCAL_NO_MEMORY: u8 = 2;
+
+/// Room `uws_end_reason` needs: a close reason, or a message with an error
+/// number.
+pub const UWS_MAX_REASON: usize = 128;
 
 /// `uws_tx_*` errors.
 pub const UWS_TX_CLOSED: i32 = -1;
@@ -82,6 +92,8 @@ const _: () = {
     assert!(UWS_TRANSPORT_BAD_COUNT == TransportError::BadCount as u8);
     assert!(UWS_TRANSPORT_PARTIAL_WRITE == TransportError::PartialWrite as u8);
     assert!(UWS_TRANSPORT_STALLED == TransportError::Stalled as u8);
+    assert!(UWS_TRANSPORT_NO_MEMORY == TransportError::NoMemory as u8);
+    assert!(UWS_MAX_REASON >= MAX_CONTROL_PAYLOAD - 2);
     assert!(UWS_OP_CLOSE == OpCode::Close as u8 && UWS_OP_PING == OpCode::Ping as u8 && UWS_OP_PONG == OpCode::Pong as u8);
 };
 
@@ -310,34 +322,52 @@ pub unsafe extern "C" fn uws_transport_closed(c: *mut Connection) {
 }
 
 /// The transport failed (`kind`: a `UWS_TRANSPORT_*` value; an unknown one
-/// counts as UWS_TRANSPORT_FAILED): nothing more is read or sent, and,
-/// unless the connection had already ended (a Close received, a protocol
-/// error), `uws_end_code` is then 1006 and `uws_end_reason` says why. The
-/// shim calls it where it meets the failure, then raises
+/// counts as UWS_TRANSPORT_FAILED; `error_number`: the stream's errno, 0
+/// for none): nothing more is read or sent, and, unless the connection had
+/// already ended, `uws_end_code` is then 1006 and `uws_end_reason` says
+/// why. The shim calls it where it meets the failure, then raises
 /// ConnectionClosed(uws_end_code, uws_end_reason).
 #[no_mangle]
-pub unsafe extern "C" fn uws_fail_transport(c: *mut Connection, kind: u8) {
+pub unsafe extern "C" fn uws_fail_transport(c: *mut Connection, kind: u8, error_number: i32) {
+    // Not `errno`: C headers define that name as a macro.
     let kind = TransportError::from_u8(kind).unwrap_or(TransportError::Failed);
-    unsafe { conn(c) }.fail_transport(kind)
+    unsafe { conn(c) }.fail_transport_errno(kind, u16::try_from(error_number).unwrap_or(0))
+}
+
+/// The host ends the connection (`kind`: a `UWS_LOCAL_*` value; `code`:
+/// our Close's code, for UWS_LOCAL_CLOSE_UNANSWERED). A keepalive timeout
+/// or no memory for a message fails it: the shim then sends the Close
+/// `uws_close_reply` gives and closes the stream. Returns false (nothing
+/// recorded) for an unknown kind.
+#[no_mangle]
+pub unsafe extern "C" fn uws_end_locally(c: *mut Connection, kind: u8, code: u16) -> bool {
+    let why = match kind {
+        UWS_LOCAL_CLOSE_UNANSWERED => LocalEnd::CloseUnanswered(CloseCode(code)),
+        UWS_LOCAL_KEEPALIVE => LocalEnd::KeepaliveTimeout,
+        UWS_LOCAL_NO_MEMORY => LocalEnd::OutOfMemory,
+        _ => return false,
+    };
+    unsafe { conn(c) }.end_locally(why);
+    true
 }
 
 /// How the connection ended: the peer's close code (1005 when its Close
-/// had none), else the protocol error's code, else 1006 after
-/// `uws_fail_transport`; 0 while none of these happened. With
-/// `uws_end_reason`, what close_code/close_reason and the ConnectionClosed
-/// exception report, so that the three always agree.
+/// had none), else the protocol error's code, else the host's reason's
+/// (`uws_end_locally`), else 1006 after `uws_fail_transport`; 0 while none
+/// of these happened. With `uws_end_reason`, what close_code/close_reason
+/// and the ConnectionClosed exception report, so that the three always
+/// agree.
 #[no_mangle]
 pub unsafe extern "C" fn uws_end_code(c: *mut Connection) -> u16 {
     unsafe { conn(c) }.end().map_or(0, |(code, _)| code.0)
 }
 
-/// The reason that goes with `uws_end_code` (UTF-8, not NUL-terminated;
-/// empty when the peer gave none or nothing ended the connection).
+/// The reason that goes with `uws_end_code` into `out` (UWS_MAX_REASON
+/// bytes; UTF-8, not NUL-terminated; empty when the peer gave none or
+/// nothing ended the connection). Returns its length.
 #[no_mangle]
-pub unsafe extern "C" fn uws_end_reason(c: *mut Connection, len: *mut usize) -> *const u8 {
-    let reason = unsafe { conn(c) }.end().map_or(&[][..], |(_, reason)| reason);
-    unsafe { write_len(len, reason.len()) };
-    reason.as_ptr()
+pub unsafe extern "C" fn uws_end_reason(c: *mut Connection, out: *mut u8) -> usize {
+    unsafe { conn(c) }.end_reason_into(unsafe { bytes_mut(out, UWS_MAX_REASON) })
 }
 
 /// Write the header of the next frame into `out` (UWS_MAX_HEADER bytes)
@@ -1085,6 +1115,51 @@ mod tests {
         mem
     }
 
+    fn end_of(c: *mut Connection) -> (u16, std::string::String) {
+        let mut reason = [0u8; UWS_MAX_REASON];
+        let len = unsafe { uws_end_reason(c, reason.as_mut_ptr()) };
+        (unsafe { uws_end_code(c) }, std::string::String::from_utf8(reason[..len].to_vec()).unwrap())
+    }
+
+    #[test]
+    fn every_ending_has_one_code_and_reason() {
+        // Nothing ended it yet.
+        let mut mem = new_conn(true);
+        assert_eq!(end_of(mem.as_mut_ptr()), (0, "".into()));
+        // A reset, with its error number; a later cause changes nothing.
+        unsafe { uws_fail_transport(mem.as_mut_ptr(), UWS_TRANSPORT_FAILED, 104) };
+        unsafe { uws_end_locally(mem.as_mut_ptr(), UWS_LOCAL_KEEPALIVE, 0) };
+        assert_eq!(end_of(mem.as_mut_ptr()), (1006, "connection lost (errno 104)".into()));
+        // End of file: no number.
+        let mut mem = new_conn(true);
+        unsafe { uws_fail_transport(mem.as_mut_ptr(), UWS_TRANSPORT_EOF, 0) };
+        assert_eq!(end_of(mem.as_mut_ptr()), (1006, "connection lost".into()));
+        // Keepalive: failed with 1011, and the Close owed says so.
+        let mut mem = new_conn(true);
+        assert!(unsafe { uws_end_locally(mem.as_mut_ptr(), UWS_LOCAL_KEEPALIVE, 0) });
+        assert_eq!(unsafe { uws_state(mem.as_mut_ptr()) }, UWS_STATE_FAILED);
+        let mut payload = [0u8; UWS_MAX_CONTROL];
+        let n = unsafe { uws_close_reply(mem.as_mut_ptr(), payload.as_mut_ptr()) };
+        assert_eq!(&payload[..n as usize], b"\x03\xf3keepalive timeout");
+        unsafe { uws_fail_transport(mem.as_mut_ptr(), UWS_TRANSPORT_EOF, 0) };
+        assert_eq!(end_of(mem.as_mut_ptr()), (1011, "keepalive timeout".into()));
+        // No memory for a message: 1009.
+        let mut mem = new_conn(false);
+        unsafe { uws_end_locally(mem.as_mut_ptr(), UWS_LOCAL_NO_MEMORY, 0) };
+        assert_eq!(end_of(mem.as_mut_ptr()), (1009, "out of memory".into()));
+        // Our Close unanswered: our code, even if the transport then fails;
+        // the connection is not failed (no Close owed).
+        let mut mem = new_conn(true);
+        unsafe { uws_end_locally(mem.as_mut_ptr(), UWS_LOCAL_CLOSE_UNANSWERED, 4001) };
+        assert_eq!(unsafe { uws_close_reply(mem.as_mut_ptr(), payload.as_mut_ptr()) }, UWS_TX_CLOSED);
+        unsafe { uws_fail_transport(mem.as_mut_ptr(), UWS_TRANSPORT_FAILED, 32) };
+        assert_eq!(end_of(mem.as_mut_ptr()), (4001, "".into()));
+        // An unknown kind records nothing.
+        let mut mem = new_conn(true);
+        assert!(!unsafe { uws_end_locally(mem.as_mut_ptr(), 9, 1000) });
+        assert_eq!(end_of(mem.as_mut_ptr()), (0, "".into()));
+    }
+
     #[test]
     fn counts_over_what_was_asked_are_refused() {
         let mut mem = new_conn(false);
@@ -1096,10 +1171,9 @@ mod tests {
         assert_eq!(unsafe { uws_rx_filled(c, asked + 1) }, UWS_RX_BAD_COUNT);
         assert_eq!(unsafe { uws_state(c) }, UWS_STATE_CLOSED);
         assert_eq!(unsafe { uws_end_code(c) }, 1006);
-        let mut len = 0;
-        let reason = unsafe { uws_end_reason(c, &mut len) };
-        let reason = unsafe { core::slice::from_raw_parts(reason, len) };
-        assert_eq!(reason, TransportError::BadCount.message().as_bytes());
+        let mut reason = [0u8; UWS_MAX_REASON];
+        let len = unsafe { uws_end_reason(c, reason.as_mut_ptr()) };
+        assert_eq!(&reason[..len], TransportError::BadCount.message().as_bytes());
 
         // Payload: at most what remains of the frame.
         let mut mem = new_conn(false);
