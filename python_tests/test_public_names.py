@@ -22,6 +22,26 @@ def mp(code, *args):
     return out.splitlines()
 
 
+
+def answers_to(srv, requests):
+    """The server's whole answer to each request, each on its own
+    connection, read until it closes."""
+    answers = []
+    for request in requests:
+        with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
+            sock.sendall(request)
+            raw = b""
+            try:
+                while True:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    raw += chunk
+            except ConnectionResetError:
+                pass
+            answers.append(RawResponse(raw))
+    return answers
+
 def test_read_readinto_write_and_the_context_manager():
     got = []
 
@@ -102,20 +122,8 @@ def test_read_request_max_head_refuses_a_longer_head(mp_server, tmp_path):
         "    except uwebsocket.HandshakeError as e:\n"
         "        print('refused', e.status, e.message)\n")
     srv = mp_server(script)
-    answers = []
-    for request in (b"GET /short HTTP/1.1\r\nHost: h\r\n\r\n", upgrade_request(extra=[("X-Pad", "a" * 200)])):
-        with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
-            sock.sendall(request)
-            raw = b""
-            try:
-                while True:
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    raw += chunk
-            except ConnectionResetError:
-                pass
-            answers.append(RawResponse(raw))
+    answers = answers_to(srv, [b"GET /short HTTP/1.1\r\nHost: h\r\n\r\n",
+                               upgrade_request(extra=[("X-Pad", "a" * 200)])])
     assert answers[0].status == 200 and answers[0].rest == b"ok"
     assert answers[1].status_line == "HTTP/1.1 431 Request Header Fields Too Large", answers[1].raw
     wait_log(srv, "request /short")
@@ -217,21 +225,8 @@ def test_asyncio_close_reports_the_peers_answer():
 
 def test_asyncio_server_refuses_plain_http_and_bad_upgrades(mp_server):
     srv = mp_server(ECHO, "--mode", "asyncio")
-    answers = []
-    for request in (b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
-                    upgrade_request(replace={"Sec-WebSocket-Version": "8", "Origin": None})):
-        with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
-            sock.sendall(request)
-            raw = b""
-            try:
-                while True:
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    raw += chunk
-            except ConnectionResetError:
-                pass
-            answers.append(RawResponse(raw))
+    answers = answers_to(srv, [b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+                               upgrade_request(replace={"Sec-WebSocket-Version": "8", "Origin": None})])
     plain, version = answers
     # Without http=, a WebSocket-only endpoint says what it wants.
     assert plain.status_line == "HTTP/1.1 426 Upgrade Required", plain.raw

@@ -1539,11 +1539,17 @@ pub unsafe extern "C" fn uws_client_response_deflate(
 /// messages. `server`: this side is the server.
 #[no_mangle]
 pub unsafe extern "C" fn uws_deflate_rx_bits(params: *const DeflateParams, server: bool, keeps_context: *mut bool) -> u8 {
+    unsafe { window_of(params, keeps_context, |p| p.inflate_bits(server)) }
+}
+
+/// One direction's (window bits, context kept) under `params`, the flag
+/// stored through `keeps_context`; 0 bits for no parameters.
+unsafe fn window_of(params: *const DeflateParams, keeps_context: *mut bool, direction: impl Fn(&DeflateParams) -> (u8, bool)) -> u8 {
     if params.is_null() {
         return 0;
     }
     // SAFETY: the host's agreement.
-    let (bits, keep) = unsafe { &*params }.inflate_bits(server);
+    let (bits, keep) = direction(unsafe { &*params });
     if !keeps_context.is_null() {
         unsafe { keeps_context.write(keep) };
     }
@@ -1553,15 +1559,7 @@ pub unsafe extern "C" fn uws_deflate_rx_bits(params: *const DeflateParams, serve
 /// Window bits and context takeover of what this side sends.
 #[no_mangle]
 pub unsafe extern "C" fn uws_deflate_tx_bits(params: *const DeflateParams, server: bool, keeps_context: *mut bool) -> u8 {
-    if params.is_null() {
-        return 0;
-    }
-    // SAFETY: the host's agreement.
-    let (bits, keep) = unsafe { &*params }.deflate_bits(server);
-    if !keeps_context.is_null() {
-        unsafe { keeps_context.write(keep) };
-    }
-    bits
+    unsafe { window_of(params, keeps_context, |p| p.deflate_bits(server)) }
 }
 
 /// Turn compression on for a connection under `params` (after the
