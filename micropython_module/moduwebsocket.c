@@ -1045,7 +1045,9 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
             return UWS_RX_AGAIN;
         }
         #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
-        uws_keepalive_received(&self->keepalive, mp_hal_ticks_ms());
+        if (self->keepalive.interval) {
+            uws_keepalive_received(&self->keepalive, mp_hal_ticks_ms());
+        }
         #endif
     }
     int32_t event;
@@ -1231,7 +1233,13 @@ static mp_obj_t uws_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_a
         { MP_QSTR_fin, MP_ARG_BOOL, {.u_bool = true} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
-    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    if (n_args == 2 && kw_args->used == 0) {
+        // send(data), the common call, without the keyword parser's cost.
+        args[ARG_data].u_obj = pos_args[1];
+        args[ARG_fin].u_bool = true;
+    } else {
+        mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    }
     mp_obj_websocket_t *self = uws_enter(pos_args[0]);
     mp_obj_t data = args[ARG_data].u_obj;
     bool text = mp_obj_is_str(data);

@@ -204,7 +204,11 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     let n = src.len().min(dst.len());
     dst[..n].copy_from_slice(&src[..n]);
-    apply_mask(&mut dst[..n], key, offset);
+    // The server role's "key" is all zeros (it does not mask, §5.1): a
+    // plain copy then.
+    if key != [0; 4] {
+        apply_mask(&mut dst[..n], key, offset);
+    }
 }
 
 fn xor_bytes(buf: &mut [u8], key: [u8; 4]) {
