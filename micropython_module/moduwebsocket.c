@@ -98,6 +98,13 @@ static void uws_reraise_if_fatal(void *exc) {
     }
 }
 
+// "Nothing now" from a stream: EAGAIN, whether or not the port builds
+// non-blocking streams in (a stream written in Python returns None for
+// it on any port).
+static inline bool uws_would_block(int err) {
+    return err == MP_EAGAIN || err == MP_EWOULDBLOCK;
+}
+
 /******************************************************************************/
 // Random bytes for the core, drawn before calling it (a Python exception
 // must never unwind through Rust frames).
@@ -348,7 +355,7 @@ static bool uws_push(mp_obj_websocket_t *self, mp_obj_t stream, const byte *buf,
     bool stalled = false;
     while (len > 0) {
         mp_uint_t n = uws_io(self, stream, UWS_IO_WRITE, (byte *)buf, len, err);
-        if (n == MP_STREAM_ERROR && !mp_is_nonblocking_error(*err)) {
+        if (n == MP_STREAM_ERROR && !uws_would_block(*err)) {
             return false;
         }
         if (n == MP_STREAM_ERROR || n == 0) {
@@ -410,7 +417,7 @@ static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t t
             if (n == 0) {
                 mp_raise_OSError(MP_ECONNRESET);
             }
-            if (!mp_is_nonblocking_error(err)) {
+            if (!uws_would_block(err)) {
                 mp_raise_OSError(err == UWS_EBADCOUNT ? MP_EIO : err);
             }
             // A non-blocking stream with nothing yet and no deadline of
@@ -626,7 +633,7 @@ static mp_int_t uws_conn_read(mp_obj_websocket_t *self, byte *buf, size_t len) {
     int err;
     mp_uint_t n = uws_io(self, self->stream, UWS_IO_READ, buf, len, &err);
     if (n == MP_STREAM_ERROR) {
-        if (mp_is_nonblocking_error(err)) {
+        if (uws_would_block(err)) {
             return -1;
         }
         if (err == MP_ETIMEDOUT) {
@@ -1296,7 +1303,10 @@ static void uws_await_close(mp_obj_websocket_t *self) {
 
 // Close: start the close handshake (§7.1.2), wait briefly for the peer's
 // answer, then close the stream. Nothing happens on a closed connection.
-static void uws_close_with(mp_obj_websocket_t *self, uint16_t code, const byte *payload, size_t n) {
+// `wait` in non-blocking mode: keep the stream open for the answer, which
+// the next recv() reports (an event loop waits for it; a second close()
+// closes the stream if it does not come).
+static void uws_close_with(mp_obj_websocket_t *self, uint16_t code, const byte *payload, size_t n, bool wait) {
     uint8_t state = uws_state(CONN(self));
     if (!uws_ended(self) && (state == UWS_STATE_OPEN || state == UWS_STATE_CLOSE_RECEIVED)) {
         uws_end_locally(CONN(self), UWS_LOCAL_CLOSE_UNANSWERED, code);
@@ -1304,8 +1314,10 @@ static void uws_close_with(mp_obj_websocket_t *self, uint16_t code, const byte *
         if (nlr_push(&nlr) == 0) {
             uws_send_control(self, UWS_OP_CLOSE, payload, n);
             nlr_pop();
-            if (!self->queue_writes) {
+            if (!self->queue_writes && wait) {
                 uws_await_close(self);
+            } else if (wait && !uws_ended(self)) {
+                return;
             }
         } else {
             // The transport failed while our Close went out: closed anyway.
@@ -1326,16 +1338,21 @@ static void uws_close_with(mp_obj_websocket_t *self, uint16_t code, const byte *
     uws_close_stream(self);
 }
 
-// close(code=1000, reason=""): the arguments are checked first; a second
-// close() does nothing.
+// close(code=1000, reason="", *, wait=None): the arguments are checked
+// first; a second close() does nothing once the connection has ended.
+// wait: whether to wait for the peer's Close; None waits (at most 2 s) in
+// blocking mode, and in non-blocking mode closes the stream at once.
+// wait=True in non-blocking mode keeps the stream open for the answer.
 static mp_obj_t uws_close(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_code, ARG_reason };
+    enum { ARG_code, ARG_reason, ARG_wait };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_code, MP_ARG_INT, {.u_int = 1000} },
         { MP_QSTR_reason, MP_ARG_OBJ, {.u_obj = mp_const_empty_bytes} },
+        { MP_QSTR_wait, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    int wait = args[ARG_wait].u_obj == mp_const_none ? -1 : mp_obj_is_true(args[ARG_wait].u_obj);
     mp_obj_websocket_t *self = uws_enter(pos_args[0]);
     mp_buffer_info_t reason;
     mp_get_buffer_raise(args[ARG_reason].u_obj, &reason, MP_BUFFER_READ);
@@ -1345,7 +1362,7 @@ static mp_obj_t uws_close(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     if (n < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("invalid close code, or reason over 123 bytes"));
     }
-    uws_close_with(self, code, payload, n);
+    uws_close_with(self, code, payload, n, wait < 0 ? !self->queue_writes : wait);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(uws_close_obj, 1, uws_close);
@@ -1388,7 +1405,7 @@ static mp_obj_t uws_exit(size_t n_args, const mp_obj_t *args) {
     mp_obj_websocket_t *self = uws_enter(args[0]);
     byte payload[UWS_MAX_CONTROL];
     int32_t n = uws_close_payload(1000, NULL, 0, payload);
-    uws_close_with(self, 1000, payload, n < 0 ? 0 : n);
+    uws_close_with(self, 1000, payload, n < 0 ? 0 : n, !self->queue_writes);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_exit_obj, 4, 4, uws_exit);

@@ -157,13 +157,29 @@ class WebSocket:
         self.ws.ping(data)
         await self.drain()
 
+    # Seconds close() waits for the peer's Close.
+    close_timeout = 2
+
     async def close(self, code=1000, reason=""):
-        if not self.ws.closed:
+        """Send our Close and wait (close_timeout at most) for the peer's
+        answer, so that close_code and close_reason report it (§7.1.2)."""
+        ws = self.ws
+        if not ws.closed:
             try:
                 await self.drain()
-            except (ConnectionClosed, OSError):
+                ws.close(code, reason, wait=True)
+                await asyncio.wait_for(self._closing(), self.close_timeout)
+            except (ConnectionClosed, OSError, asyncio.TimeoutError):
                 pass
-        self.ws.close(code, reason)
+        ws.close(code, reason)
+
+    async def _closing(self):
+        # Our Close goes out, then messages are dropped until the peer's
+        # Close ends the connection (recv() raises ConnectionClosed).
+        await self.drain()
+        while not self.ws.closed:
+            if self.ws.recv() is None:
+                await _readable(self.ws.stream)
 
     def __aiter__(self):
         return self

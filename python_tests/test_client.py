@@ -325,10 +325,9 @@ def test_asyncio_clients_echo_side_by_side():
                                      timeout=120)
     lines = out.splitlines()
     assert code == 0, out
-    # The helper's close() does not wait for the server's answer (see
-    # test_asyncio_helper.py), so the client's reason is left out here.
-    assert sorted(line.rsplit(" ", 1)[0] for line in lines[:-1]) == sorted(
-        "client %d closed 1000" % n for n in range(10)), out
+    # The helper's close() waits for the server's answer, which echoes our
+    # code and reason.
+    assert sorted(lines[:-1]) == sorted("client %d closed 1000 bye" % n for n in range(10)), out
     assert lines[-1] == "done", out
     assert srv.closes == [(1000, "bye")] * 10
     assert_no_handler_errors(srv)

@@ -204,11 +204,6 @@ def test_asyncio_async_with_and_recv_into():
     assert srv.closes == [(1000, "")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "moduwebsocket.c uws_close_with(): on a non-blocking WebSocket close() sends the Close and closes "
-    "the stream at once, so the asyncio helper cannot wait for the peer's answer: close_reason is '' "
-    "although the peer answered with a reason (README: 'our close(code, reason), answered' gives the "
-    "peer's answering code and reason)"))
 def test_asyncio_close_reports_the_peers_answer():
     with WebsocketsServer(echo) as srv:
         lines = mp(

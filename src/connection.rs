@@ -424,9 +424,15 @@ impl Connection {
         if let Some(e) = self.error {
             return Some((e.close_code(), e.message().as_bytes()));
         }
-        if let Some(local) = self.local {
-            let (code, reason) = local.code_and_reason();
-            return Some((code, reason.as_bytes()));
+        match self.local {
+            // Our Close is unanswered only once the host stopped waiting
+            // and closed the transport.
+            Some(LocalEnd::CloseUnanswered(_)) if self.state != State::Closed => {}
+            Some(local) => {
+                let (code, reason) = local.code_and_reason();
+                return Some((code, reason.as_bytes()));
+            }
+            None => {}
         }
         self.transport.map(|t| (CloseCode::ABNORMAL, t.message().as_bytes()))
     }
@@ -494,7 +500,8 @@ impl Connection {
     /// unless something ended it before. A keepalive timeout or a message
     /// too big for memory fails it (§7.1.7): the host then sends the Close
     /// [`close_reply`](Self::close_reply) gives and closes the transport.
-    /// After an unanswered Close the host just closes the transport.
+    /// [`LocalEnd::CloseUnanswered`] is given when our Close goes out: it
+    /// counts once the transport is closed without the peer's answer.
     pub fn end_locally(&mut self, why: LocalEnd) {
         if self.end().is_some() || self.local.is_some() {
             return;

@@ -1147,10 +1147,12 @@ mod tests {
         let mut mem = new_conn(false);
         unsafe { uws_end_locally(mem.as_mut_ptr(), UWS_LOCAL_NO_MEMORY, 0) };
         assert_eq!(end_of(mem.as_mut_ptr()), (1009, "out of memory".into()));
-        // Our Close unanswered: our code, even if the transport then fails;
-        // the connection is not failed (no Close owed).
+        // Our Close unanswered: nothing while the answer may still come;
+        // our code once the transport closed, even if it failed; the
+        // connection is not failed (no Close owed).
         let mut mem = new_conn(true);
         unsafe { uws_end_locally(mem.as_mut_ptr(), UWS_LOCAL_CLOSE_UNANSWERED, 4001) };
+        assert_eq!(end_of(mem.as_mut_ptr()), (0, "".into()));
         assert_eq!(unsafe { uws_close_reply(mem.as_mut_ptr(), payload.as_mut_ptr()) }, UWS_TX_CLOSED);
         unsafe { uws_fail_transport(mem.as_mut_ptr(), UWS_TRANSPORT_FAILED, 32) };
         assert_eq!(end_of(mem.as_mut_ptr()), (4001, "".into()));

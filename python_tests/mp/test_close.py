@@ -77,6 +77,37 @@ def test_close_without_answer():
     check(stream.closed, True, "stream closed")
 
 
+def test_close_waiting_for_the_answer_without_blocking():
+    # Non-blocking, close(wait=True) sends our Close and keeps the stream
+    # open: the peer's answer then ends the connection at the next recv()
+    # with its code and reason (what an event loop waits for).
+    answer = frame(OP_CLOSE, close_payload(4000, b"bye"), key=KEY)
+    stream = Duplex(answer)
+    ws = uwebsocket.WebSocket(stream, True)
+    ws.setblocking(False)
+    ws.close(4000, "bye", wait=True)
+    check((ws.closed, stream.closed, ws.close_code), (False, False, None), "open for the answer")
+    check([(opcode, payload) for fin, rsv, opcode, payload, masked in stream.frames()],
+          [(OP_CLOSE, close_payload(4000, b"bye"))], "our Close")
+    e = expect_closed(ws.recv, 4000)
+    check((e.args, ws.closed, stream.closed, ws.close_reason), ((4000, "bye"), True, True, "bye"), "answered")
+    check(stream.frames(), [], "nothing more sent")
+    # No answer: a second close() closes the stream, with our code.
+    stream = Duplex()
+    ws = uwebsocket.WebSocket(stream, True)
+    ws.setblocking(False)
+    ws.close(4001, wait=True)
+    check(ws.recv(), None, "nothing yet")
+    ws.close()
+    check((ws.closed, stream.closed, ws.close_code, ws.close_reason), (True, True, 4001, ""), "given up")
+    # Without wait, a non-blocking close() closes the stream at once.
+    stream = Duplex()
+    ws = uwebsocket.WebSocket(stream, True)
+    ws.setblocking(False)
+    ws.close()
+    check((ws.closed, stream.closed), (True, True), "closed at once")
+
+
 def test_invalid_local_close():
     ws = uwebsocket.WebSocket(Duplex(), True)
     for code, reason in ((1005, ""), (999, ""), (70000, ""), (1000, "r" * 124)):

@@ -104,7 +104,8 @@ class Repeat:
 class Duplex(io.IOBase):
     """The WebSocket's transport in a test: reads give the parts passed in
     (bytes, or Repeat), one after another, at most `chunk` bytes a read
-    (like a socket), then end of stream. Writes are kept (.sent), in a
+    (like a socket), then end of stream (or, after setblocking(False),
+    "nothing now": the peer went quiet). Writes are kept (.sent), in a
     buffer of `capacity` bytes made up front: growing one while a large
     message is in memory too would not fit a small heap."""
 
@@ -115,13 +116,17 @@ class Duplex(io.IOBase):
         self.out = bytearray(capacity)
         self.out_len = 0
         self.closed = False
+        self.blocking = True
+
+    def setblocking(self, flag):
+        self.blocking = flag
 
     def readinto(self, buf):
         while self.parts and self.pos == len(self.parts[0]):
             self.parts.pop(0)
             self.pos = 0
         if not self.parts:
-            return 0
+            return 0 if self.blocking else None
         part = self.parts[0]
         want = min(len(buf), self.chunk) if self.chunk else len(buf)
         if isinstance(part, Repeat):
