@@ -1375,8 +1375,12 @@ static bool uws_deflate_setup(const mp_arg_val_t *args, uws_deflate_setup_t *set
     setup->agreed = false;
     setup->on = compression != mp_const_none;
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
-    if (setup->on && !(mp_obj_is_str(compression) && mp_obj_str_get_qstr(compression) == MP_QSTR_deflate)) {
-        mp_raise_ValueError(MP_ERROR_TEXT("compression must be \"deflate\" or None"));
+    if (setup->on) {
+        size_t len = 0;
+        const char *name = mp_obj_is_str(compression) ? mp_obj_str_get_data(compression, &len) : "";
+        if (len != 7 || memcmp(name, "deflate", 7) != 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("compression must be \"deflate\" or None"));
+        }
     }
     setup->opts = uws_deflate_options_DEFAULT;
     uint8_t *bits[2] = { &setup->opts.server_max_window_bits, &setup->opts.client_max_window_bits };
