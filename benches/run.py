@@ -9,7 +9,9 @@ in MicroPython), loopback echo against a CPython client with and without
 TCP_NODELAY (loopback.py), client round trip over ws:// and wss://
 (client_rtt.py), MQTT publish round trip through amqtt over WebSocket and
 over plain TCP (mqtt_rtt.py), broadcast to 100 and 1,000 asyncio clients (broadcast.py),
-and the native core against tungstenite (core_recv.rs, cargo bench).
+JSON telemetry with and without permessage-deflate (telemetry.py: bytes
+on the wire, messages per second), and the native core against
+tungstenite (core_recv.rs, cargo bench).
 Figures are reported, never judged: no target fails the run.
 """
 import json
@@ -54,6 +56,14 @@ def inmemory(firmware, repeats):
     return json_lines(out.stdout.decode())
 
 
+def telemetry(firmware, repeats):
+    out = subprocess.run([firmware, "-X", "heapsize=32M", str(BENCHES / "telemetry.py"), str(repeats)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    if out.returncode:
+        raise RuntimeError("telemetry.py failed:\n" + out.stdout.decode(errors="replace"))
+    return json_lines(out.stdout.decode())
+
+
 def native():
     out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "core_recv"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=1800)
@@ -67,6 +77,10 @@ def pick(results, **match):
         if all(r.get(k) == v for k, v in match.items()):
             return r
     return None
+
+
+def results_of(results, case):
+    return [r for r in results if r.get("case") == case]
 
 
 def ratio(a, b):
@@ -136,6 +150,15 @@ def table(results):
                 "%d delivered, none lost; server RSS %d KiB" % (
                     r["clients"], r["broadcast_ms"], r["burst_deliveries_per_s"], r["delivered"], r["server_rss_kib"]))
     add("")
+    add("JSON telemetry (%s B a message), in memory: bytes on the wire and messages per second"
+        % ("%.0f" % results_of(results, "telemetry")[0]["message_bytes"] if results_of(results, "telemetry") else "?"))
+    add("  %-30s %12s %14s %14s" % ("compression", "wire B/msg", "send", "recv"))
+    for r in results_of(results, "telemetry"):
+        if r["direction"] == "send":
+            back = pick(results, case="telemetry", compression=r["compression"], direction="recv")
+            add("  %-30s %12.1f %10.0f msg/s %10.0f msg/s" % (
+                r["compression"], r["wire_bytes_per_msg"], r["msgs_per_s"], back["msgs_per_s"] if back else 0))
+    add("")
     add("Native receive, masked binary frames from memory (Rust, release)")
     add("  %-9s %16s %16s %9s" % ("size", "uwebsocket core", "tungstenite", "ratio"))
     for size in (16, 1024, 65535, 1 << 20):
@@ -159,6 +182,7 @@ def main():
             ("client round trip", lambda: client_rtt.run(firmware)),
             ("mqtt round trip", lambda: mqtt_rtt.run(firmware, 200 if quick else mqtt_rtt.MESSAGES)),
             ("broadcast", lambda: broadcast.run(firmware, logs, counts=(100,) if quick else broadcast.CLIENTS)),
+            ("telemetry compression", lambda: telemetry(firmware, 3 if quick else 7)),
             ("native core", native),
         ]
         for name, step in steps:

@@ -50,6 +50,11 @@
 #ifndef MICROPY_PY_UWEBSOCKET_KEEPALIVE
 #define MICROPY_PY_UWEBSOCKET_KEEPALIVE (1)
 #endif
+// permessage-deflate (RFC 7692): compression negotiated and applied in
+// both roles.
+#ifndef MICROPY_PY_UWEBSOCKET_DEFLATE
+#define MICROPY_PY_UWEBSOCKET_DEFLATE (1)
+#endif
 #if MICROPY_PY_UWEBSOCKET_HTTP && !MICROPY_PY_UWEBSOCKET_SERVER
 #error "uwebsocket: MICROPY_PY_UWEBSOCKET_HTTP needs MICROPY_PY_UWEBSOCKET_SERVER"
 #endif
@@ -67,6 +72,17 @@
 #endif
 // Frames up to this size are built on the C stack and written in one call.
 #define UWS_STACK_FRAME (256)
+#if MICROPY_PY_UWEBSOCKET_DEFLATE
+#ifndef MICROPY_PY_UWEBSOCKET_DEFLATE_MIN_SIZE
+// Messages shorter than this go uncompressed by default (compress_min_size=).
+#define MICROPY_PY_UWEBSOCKET_DEFLATE_MIN_SIZE (32)
+#endif
+// Compressed output is sent from a buffer this size on the C stack: a
+// message that compresses to more goes out in frames of this size.
+#define UWS_DEFLATE_FRAME (512)
+// Inflating into the growing message buffer: the least room asked for.
+#define UWS_INFLATE_STEP (1024)
+#endif
 // How long close() waits for the peer's Close (ms), whatever the stream's mode.
 #define UWS_CLOSE_TIMEOUT_MS (2000)
 // How long a blocking write may make no progress before it gives up (ms).
@@ -494,6 +510,10 @@ struct _mp_obj_websocket_t {
     // recv() assembled a whole message in msg_buf but could not hand it
     // over (no memory for the object): the next recv() tries again.
     bool msg_complete : 1;
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    // permessage-deflate, when negotiated (NULL: off).
+    struct _uws_deflate_t *deflate;
+    #endif
     // The core's connection state (uws_conn_size() bytes), 8-byte aligned.
     uint64_t conn[];
 };
@@ -547,6 +567,9 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     self->more = false;
     self->queue_writes = false;
     self->msg_complete = false;
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    self->deflate = NULL;
+    #endif
     if (!uws_conn_init(CONN(self), server, max_size, 0)) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: misaligned connection"));
     }
@@ -574,8 +597,15 @@ static bool uws_ended(mp_obj_websocket_t *self) {
     return self->stream_closed || uws_state(CONN(self)) >= UWS_STATE_FAILED;
 }
 
+#if MICROPY_PY_UWEBSOCKET_DEFLATE
+static void uws_deflate_release(mp_obj_websocket_t *self);
+#endif
+
 static void uws_close_stream(mp_obj_websocket_t *self) {
     uws_drop_tx(self);
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    uws_deflate_release(self);
+    #endif
     if (!self->stream_closed) {
         self->stream_closed = true;
         uws_transport_closed(CONN(self));
@@ -988,6 +1018,11 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_keepalive_obj, 1, 3, uws_keepaliv
 // NULL when nothing fits.
 typedef byte *(*uws_room_fn)(mp_obj_websocket_t *self, void *ctx, uint64_t *want);
 
+#if MICROPY_PY_UWEBSOCKET_DEFLATE
+static int32_t uws_inflate_step(mp_obj_websocket_t *self, uws_room_fn room, void *ctx, size_t *payload);
+static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len);
+#endif
+
 #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
 // Before a read that may block: with keepalive on and a blocking stream,
 // wait for the peer only until the next ping or deadline is due, so the
@@ -1013,6 +1048,11 @@ static inline MP_ALWAYSINLINE int32_t uws_rx_step(mp_obj_websocket_t *self, uws_
     if (self->stream_closed) {
         uws_raise_closed(self);
     }
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    if (self->deflate != NULL && uws_rx_needs_inflate(CONN(self))) {
+        return uws_inflate_step(self, room, ctx, payload);
+    }
+    #endif
     uint64_t want = uws_rx_want(CONN(self), &internal, &buffered);
     if (want == 0 && internal == NULL) {
         uws_raise_closed(self);
@@ -1208,6 +1248,387 @@ static mp_obj_t uws_recv_into(mp_obj_t self_in, mp_obj_t buf_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(uws_recv_into_obj, uws_recv_into);
 
+/******************************************************************************/
+// permessage-deflate (RFC 7692). The core negotiates, inflates and
+// deflates; this part allocates its memory, moves bytes between it and
+// the stream, and turns options into arguments. The call sequence is the
+// one at the end of src/ffi.rs.
+
+#if MICROPY_PY_UWEBSOCKET_DEFLATE
+
+// One connection's compression: a small object, and while a direction is
+// in use its block (the core's decompressor or compressor with its
+// window) on the heap. A direction without context takeover keeps its
+// block only during a message. The WebSocket points here, which keeps
+// all of it alive for the collector.
+typedef struct _uws_deflate_t {
+    uws_inflater *inflater;
+    uws_deflater *deflater;
+    mp_int_t max_size;
+    size_t min_size;
+    uws_deflate_params params;
+    uint8_t rx_bits;
+    uint8_t tx_bits;
+    bool rx_keep : 1;
+    bool tx_keep : 1;
+    bool server : 1;
+    // A message sent in fragments (send(fin=False)) is being compressed.
+    bool tx_active : 1;
+    bool tx_text : 1;
+} uws_deflate_t;
+
+// compression= and its options, in every function that makes a WebSocket.
+#define UWS_DEFLATE_ARGS(compression) \
+    { MP_QSTR_compression, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = compression} }, \
+    { MP_QSTR_server_max_window_bits, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
+    { MP_QSTR_client_max_window_bits, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
+    { MP_QSTR_server_no_context_takeover, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} }, \
+    { MP_QSTR_client_no_context_takeover, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} }, \
+    { MP_QSTR_compress_min_size, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }
+#define UWS_DEFLATE_DEFAULT MP_OBJ_NEW_QSTR(MP_QSTR_deflate)
+
+#else
+
+// Without compression built in, compression=None is still accepted, so
+// that a script runs on both kinds of firmware.
+#define UWS_DEFLATE_ARGS(compression) \
+    { MP_QSTR_compression, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }
+#define UWS_DEFLATE_DEFAULT mp_const_none
+
+#endif
+
+// What a script asked for, and what the handshake agreed on.
+typedef struct {
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    uws_deflate_options opts;
+    uws_deflate_params params;
+    size_t min_size;
+    #endif
+    bool on;
+    bool agreed;
+} uws_deflate_setup_t;
+
+// Check the compression arguments (`args` from UWS_DEFLATE_ARGS), all of
+// them, before anything is written. Returns whether compression is asked for.
+static bool uws_deflate_setup(const mp_arg_val_t *args, uws_deflate_setup_t *setup) {
+    mp_obj_t compression = args[0].u_obj;
+    setup->agreed = false;
+    setup->on = compression != mp_const_none;
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    if (setup->on) {
+        size_t len = 0;
+        const char *name = mp_obj_is_str(compression) ? mp_obj_str_get_data(compression, &len) : "";
+        if (len != 7 || memcmp(name, "deflate", 7) != 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("compression must be \"deflate\" or None"));
+        }
+    }
+    setup->opts = uws_deflate_options_DEFAULT;
+    uint8_t *bits[2] = { &setup->opts.server_max_window_bits, &setup->opts.client_max_window_bits };
+    for (size_t i = 0; i < 2; ++i) {
+        if (args[1 + i].u_obj != mp_const_none) {
+            mp_int_t b = mp_obj_get_int(args[1 + i].u_obj);
+            if (b < 8 || b > 15) {
+                mp_raise_ValueError(MP_ERROR_TEXT("window bits must be from 8 to 15"));
+            }
+            *bits[i] = b;
+        }
+    }
+    setup->opts.server_no_context_takeover = args[3].u_bool;
+    setup->opts.client_no_context_takeover = args[4].u_bool;
+    setup->min_size = MICROPY_PY_UWEBSOCKET_DEFLATE_MIN_SIZE;
+    if (args[5].u_obj != mp_const_none) {
+        mp_int_t min_size = mp_obj_get_int(args[5].u_obj);
+        if (min_size < 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("compress_min_size must be >= 0"));
+        }
+        setup->min_size = min_size;
+    }
+    #else
+    if (setup->on) {
+        mp_raise_ValueError(MP_ERROR_TEXT("compression not built in"));
+    }
+    #endif
+    return setup->on;
+}
+
+// Turn compression on for a new WebSocket, as the handshake agreed (or, for
+// a wrapped stream, as the script says). Allocates before the 101 or the
+// first frame: MemoryError leaves nothing half done.
+static void uws_deflate_attach(mp_obj_websocket_t *self, uws_deflate_setup_t *setup, bool server, mp_int_t max_size) {
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    if (!setup->agreed) {
+        return;
+    }
+    uws_deflate_t *z = m_new_obj(uws_deflate_t);
+    memset(z, 0, sizeof(*z));
+    z->max_size = max_size;
+    z->min_size = setup->min_size;
+    z->params = setup->params;
+    z->server = server;
+    bool keep;
+    z->rx_bits = uws_deflate_rx_bits(&z->params, server, &keep);
+    z->rx_keep = keep;
+    z->tx_bits = uws_deflate_tx_bits(&z->params, server, &keep);
+    z->tx_keep = keep;
+    self->deflate = z;
+    uws_conn_set_deflate(CONN(self), &z->params);
+    #else
+    (void)self;
+    (void)setup;
+    (void)server;
+    (void)max_size;
+    #endif
+}
+
+#if MICROPY_PY_UWEBSOCKET_SERVER
+// Server: answer the request's permessage-deflate offer, if the core takes
+// one, with a line added to the response's extra headers.
+static void uws_deflate_accept_line(vstr_t *extra, const byte *head, size_t len, uws_deflate_setup_t *setup) {
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    if (setup->on) {
+        byte line[UWS_DEFLATE_LINE];
+        size_t n = uws_deflate_server_accept(head, len, &setup->opts, line, sizeof(line), &setup->params);
+        vstr_add_strn(extra, (const char *)line, n);
+        setup->agreed = n > 0;
+    }
+    #else
+    (void)extra;
+    (void)head;
+    (void)len;
+    (void)setup;
+    #endif
+}
+#endif
+
+#if MICROPY_PY_UWEBSOCKET_CLIENT
+// Client: the offer line, added to the request's extra headers.
+static void uws_deflate_offer_line(vstr_t *extra, const uws_deflate_setup_t *setup) {
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    if (setup->on) {
+        byte line[UWS_DEFLATE_LINE];
+        vstr_add_strn(extra, (const char *)line, uws_deflate_offer(&setup->opts, line, sizeof(line)));
+    }
+    #else
+    (void)extra;
+    (void)setup;
+    #endif
+}
+
+// Client: check the response, with the server's answer to our offer.
+static bool uws_deflate_response(const byte *head, size_t len, const byte *key, const byte *protocols,
+    size_t protocols_len, uws_deflate_setup_t *setup, uws_handshake *result) {
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    if (setup->on) {
+        return uws_client_response_deflate(head, len, key, protocols, protocols_len, &setup->opts, result,
+            &setup->params, &setup->agreed);
+    }
+    #else
+    (void)setup;
+    #endif
+    return uws_client_response(head, len, key, protocols, protocols_len, result);
+}
+#endif
+
+// ws.compression: what was agreed, in the extension's own terms, or None.
+static mp_obj_t uws_compression_obj(mp_obj_websocket_t *self) {
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    uws_deflate_t *z = self->deflate;
+    if (z == NULL) {
+        return mp_const_none;
+    }
+    vstr_t vstr;
+    mp_print_t print;
+    vstr_init_print(&vstr, 100, &print);
+    mp_print_str(&print, "permessage-deflate");
+    if (z->params.server_no_context_takeover) {
+        mp_print_str(&print, "; server_no_context_takeover");
+    }
+    if (z->params.client_no_context_takeover) {
+        mp_print_str(&print, "; client_no_context_takeover");
+    }
+    mp_printf(&print, "; server_max_window_bits=%u; client_max_window_bits=%u",
+        (unsigned)z->params.server_max_window_bits, (unsigned)z->params.client_max_window_bits);
+    return mp_obj_new_str_from_vstr(&vstr);
+    #else
+    (void)self;
+    return mp_const_none;
+    #endif
+}
+
+#if MICROPY_PY_UWEBSOCKET_DEFLATE
+
+static void uws_free_inflater(uws_deflate_t *z) {
+    if (z->inflater != NULL) {
+        m_del(byte, (byte *)z->inflater, uws_inflater_size(z->rx_bits));
+        z->inflater = NULL;
+    }
+}
+
+static void uws_free_deflater(uws_deflate_t *z) {
+    if (z->deflater != NULL) {
+        m_del(byte, (byte *)z->deflater, uws_deflater_size(z->tx_bits));
+        z->deflater = NULL;
+    }
+}
+
+// The connection is over: its windows go back to the heap.
+static void uws_deflate_release(mp_obj_websocket_t *self) {
+    if (self->deflate != NULL) {
+        uws_free_inflater(self->deflate);
+        uws_free_deflater(self->deflate);
+    }
+}
+
+// A receive step of a compressed message: inflate what the core has read
+// into where `room` says (the growing message buffer, or the rest of the
+// caller's buffer). Without memory for the decompressor the connection
+// fails with 1011 and MemoryError is raised.
+static int32_t uws_inflate_step(mp_obj_websocket_t *self, uws_room_fn room, void *ctx, size_t *payload) {
+    uws_deflate_t *z = self->deflate;
+    *payload = 0;
+    if (z->inflater == NULL) {
+        size_t size = uws_inflater_size(z->rx_bits);
+        uws_inflater *block = (uws_inflater *)m_new_maybe(byte, size);
+        if (block == NULL) {
+            uws_drop_message(self);
+            uws_set_end(self, UWS_END_NO_MEMORY, 1011, 0);
+            uws_send_close_quietly(self, 1011, (const byte *)"out of memory", 13);
+            uws_close_stream(self);
+            mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to decompress a message"));
+        }
+        if (!uws_inflater_init(block, z->rx_bits)) {
+            m_del(byte, (byte *)block, size);
+            mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: misaligned decompressor"));
+        }
+        z->inflater = block;
+    }
+    // The growing buffer: its spare room, else about as much again as it
+    // holds (so it doubles), never much past max_size (the core stops one
+    // byte beyond it). The caller's buffer: what is left of it.
+    size_t spare = self->msg_alloc > self->msg_len + 1 ? self->msg_alloc - self->msg_len - 1 : 0;
+    uint64_t want = MAX(spare, MAX(UWS_INFLATE_STEP, self->msg_len));
+    if ((uint64_t)z->max_size >= self->msg_len) {
+        want = MIN(want, (uint64_t)z->max_size - self->msg_len + 1);
+    }
+    byte *dst = room(self, ctx, &want);
+    if (dst == NULL) {
+        return UWS_RX_NO_ROOM;
+    }
+    int32_t event = uws_rx_inflate(CONN(self), z->inflater, dst, want, payload);
+    if ((event == UWS_EV_TEXT || event == UWS_EV_BINARY) && !z->rx_keep) {
+        uws_free_inflater(z);
+    }
+    return event;
+}
+
+// One frame of a compressed message: the core makes the header (RSV1 on
+// the first frame, §6.1), the payload goes out as any other.
+static void uws_deflate_frame(mp_obj_websocket_t *self, bool text, bool fin, const byte *payload, size_t len) {
+    byte header[UWS_MAX_HEADER];
+    byte key[4];
+    uws_random(key, uws_tx_random_len(CONN(self)));
+    int32_t n = uws_tx_compressed_header(CONN(self), text, fin, len, key, header, key);
+    if (n == UWS_TX_IN_PROGRESS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
+    } else if (n < 0) {
+        uws_raise_closed(self);
+    }
+    uws_write_frame(self, header, n, key, MP_OBJ_NULL, payload, len);
+}
+
+// Compress and send a message, or a piece of one (fin=False: the pieces
+// form one compressed message). Returns false for a message that goes
+// uncompressed (no compression, or shorter than compress_min_size).
+// The output goes out from a buffer on the stack, in frames of
+// UWS_DEFLATE_FRAME bytes at most; no heap but the compressor's block,
+// allocated at the start of a message (MemoryError then, nothing sent).
+// Once the compressor has taken bytes of a message, the peer's
+// decompressor must see all of them: an exception that interrupts the
+// message (a write timeout, an interrupt) ends the connection (1006).
+static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
+    uws_deflate_t *z = self->deflate;
+    if (z == NULL || (!z->tx_active && fin && len < z->min_size)) {
+        return false;
+    }
+    if (z->tx_active && z->tx_text != text) {
+        mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
+    }
+    if (z->deflater == NULL) {
+        size_t size = uws_deflater_size(z->tx_bits);
+        uws_deflater *block = (uws_deflater *)m_new_maybe(byte, size);
+        if (block == NULL) {
+            mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to compress a message"));
+        }
+        if (!uws_deflater_init(block, z->tx_bits)) {
+            m_del(byte, (byte *)block, size);
+            mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: misaligned compressor"));
+        }
+        z->deflater = block;
+    }
+    z->tx_active = true;
+    z->tx_text = text;
+    bool python_stream = source != MP_OBJ_NULL && mp_obj_is_instance_type(mp_obj_get_type(self->stream));
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        byte out[UWS_DEFLATE_FRAME];
+        size_t pos = 0, fill = 0;
+        for (;;) {
+            size_t used, produced;
+            int32_t r = uws_deflate(z->deflater, data + pos, len - pos, out + fill, sizeof(out) - fill, fin, &used, &produced);
+            pos += used;
+            fill += produced;
+            if (r == UWS_DEFLATE_DONE) {
+                uws_deflate_frame(self, text, true, out, fill);
+                break;
+            }
+            if (r == UWS_DEFLATE_ERROR || (fill < sizeof(out) && used == 0 && produced == 0 && (fin || pos < len))) {
+                mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: compressor stalled"));
+            }
+            if (fill == sizeof(out)) {
+                uws_deflate_frame(self, text, false, out, fill);
+                fill = 0;
+                if (python_stream && pos < len) {
+                    // The stream ran Python code: look the data up again.
+                    mp_buffer_info_t bufinfo;
+                    mp_get_buffer_raise(source, &bufinfo, MP_BUFFER_READ);
+                    if (bufinfo.len < len) {
+                        mp_raise_ValueError(MP_ERROR_TEXT("data changed size while being sent"));
+                    }
+                    data = bufinfo.buf;
+                }
+            } else if (!fin && pos == len) {
+                // The piece is in: what came out so far goes as a fragment
+                // (maybe empty), and the core knows the message goes on.
+                uws_deflate_frame(self, text, false, out, fill);
+                break;
+            }
+        }
+        nlr_pop();
+    } else {
+        // ConnectionClosed: the core refused the frame, or the transport
+        // failed; either way nothing more goes out.
+        if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(MP_OBJ_FROM_PTR(nlr.ret_val))), MP_OBJ_FROM_PTR(&uws_type_ConnectionClosed))) {
+            nlr_jump(nlr.ret_val);
+        }
+        if (!uws_ended(self)) {
+            uws_set_end(self, UWS_END_WRITE_ABORT, 1006, 0);
+            uws_drop_message(self);
+            uws_close_stream(self);
+        }
+        uws_reraise_if_fatal(nlr.ret_val);
+        uws_raise_closed(self);
+    }
+    if (fin) {
+        z->tx_active = false;
+        if (!z->tx_keep) {
+            uws_free_deflater(z);
+        }
+    }
+    return true;
+}
+
+#endif // MICROPY_PY_UWEBSOCKET_DEFLATE
+
 static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
     if (uws_ended(self)) {
         uws_raise_closed(self);
@@ -1218,6 +1639,11 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     if (self->tx != NULL && uws_flush_tx(self) >= UWS_TX_HIGH_WATER) {
         mp_raise_OSError(MP_EAGAIN);
     }
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    if (uws_deflate_send(self, text, fin, source, data, len)) {
+        return;
+    }
+    #endif
     byte header[UWS_MAX_HEADER];
     byte key[4];
     uws_random(key, uws_tx_random_len(CONN(self)));
@@ -1455,6 +1881,9 @@ static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         case MP_QSTR_stream:
             dest[0] = self->stream;
             return;
+        case MP_QSTR_compression:
+            dest[0] = uws_compression_obj(self);
+            return;
         default:
             // Methods come from the locals dict.
             dest[1] = MP_OBJ_SENTINEL;
@@ -1570,15 +1999,29 @@ static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t
 
 static mp_obj_t uws_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
     (void)type;
-    enum { ARG_stream, ARG_server_side, ARG_max_size };
+    enum { ARG_stream, ARG_server_side, ARG_max_size, ARG_compression };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_stream, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_server_side, MP_ARG_BOOL, {.u_bool = true} },
         { MP_QSTR_max_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_SIZE} },
+        UWS_DEFLATE_ARGS(mp_const_none),
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    return MP_OBJ_FROM_PTR(uws_new(args[ARG_stream].u_obj, args[ARG_server_side].u_bool, args[ARG_max_size].u_int));
+    // No handshake here: compression="deflate" wraps a stream whose
+    // handshake agreed on the options given, as they are.
+    uws_deflate_setup_t deflate;
+    uws_deflate_setup(&args[ARG_compression], &deflate);
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    deflate.agreed = deflate.on;
+    deflate.params.server_max_window_bits = deflate.opts.server_max_window_bits;
+    deflate.params.client_max_window_bits = deflate.opts.client_max_window_bits;
+    deflate.params.server_no_context_takeover = deflate.opts.server_no_context_takeover;
+    deflate.params.client_no_context_takeover = deflate.opts.client_no_context_takeover;
+    #endif
+    mp_obj_websocket_t *ws = uws_new(args[ARG_stream].u_obj, args[ARG_server_side].u_bool, args[ARG_max_size].u_int);
+    uws_deflate_attach(ws, &deflate, args[ARG_server_side].u_bool, args[ARG_max_size].u_int);
+    return MP_OBJ_FROM_PTR(ws);
 }
 
 static const mp_rom_map_elem_t uws_websocket_locals_dict_table[] = {
@@ -1885,7 +2328,7 @@ static mp_obj_uws_request_t *uws_read_request_from(mp_obj_t stream, size_t max_h
 // given), answers 101 and returns a WebSocket; a bad request is answered
 // with its HTTP error, the socket closed, and HandshakeError raised.
 static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_sock, ARG_request, ARG_subprotocols, ARG_origins, ARG_headers, ARG_max_size, ARG_max_head, ARG_timeout };
+    enum { ARG_sock, ARG_request, ARG_subprotocols, ARG_origins, ARG_headers, ARG_max_size, ARG_max_head, ARG_timeout, ARG_compression };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_request, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -1895,11 +2338,14 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
         { MP_QSTR_max_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_SIZE} },
         { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} },
         { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(UWS_HANDSHAKE_TIMEOUT_MS / 1000)} },
+        UWS_DEFLATE_ARGS(UWS_DEFLATE_DEFAULT),
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     mp_obj_t sock = args[ARG_sock].u_obj;
     uws_check_stream(sock);
+    uws_deflate_setup_t deflate;
+    uws_deflate_setup(&args[ARG_compression], &deflate);
     mp_int_t max_size = uws_check_max_size(args[ARG_max_size].u_int);
     size_t max_head = uws_check_max_head(args[ARG_max_head].u_int);
     mp_uint_t timeout_ms = uws_timeout_ms(args[ARG_timeout].u_obj, 0);
@@ -1924,6 +2370,7 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
     }
     mp_buffer_info_t head;
     mp_get_buffer_raise(req->raw, &head, MP_BUFFER_READ);
+    uws_deflate_accept_line(&extra, head.buf, head.len, &deflate);
 
     vstr_t out;
     vstr_init(&out, 256 + protocols.len + extra.len);
@@ -1938,6 +2385,7 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
     // Allocated before the 101 goes out: without memory for it, the
     // client gets no upgrade it could not use.
     mp_obj_websocket_t *ws = uws_new(sock, true, max_size);
+    uws_deflate_attach(ws, &deflate, true, max_size);
     uws_write_all(sock, (const byte *)out.buf, result.response_len);
     vstr_clear(&out);
     mp_obj_t handshake[3] = { req->path, req->headers, mp_const_none };
@@ -2079,7 +2527,7 @@ static void uws_url_auth(vstr_t *extra, const uws_url_t *url) {
     vstr_add_strn(extra, (const char *)line, n);
 }
 
-enum { ARG_c_subprotocols, ARG_c_headers, ARG_c_origin, ARG_c_max_size, ARG_c_max_head, ARG_c_timeout, ARG_c_ssl, ARG_c_cadata, ARG_c_insecure };
+enum { ARG_c_subprotocols, ARG_c_headers, ARG_c_origin, ARG_c_max_size, ARG_c_max_head, ARG_c_timeout, ARG_c_ssl, ARG_c_cadata, ARG_c_insecure, ARG_c_compression };
 #define UWS_CLIENT_ARGS \
     { MP_QSTR_subprotocols, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
     { MP_QSTR_headers, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
@@ -2089,7 +2537,8 @@ enum { ARG_c_subprotocols, ARG_c_headers, ARG_c_origin, ARG_c_max_size, ARG_c_ma
     { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
     { MP_QSTR_ssl, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
     { MP_QSTR_cadata, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} }, \
-    { MP_QSTR_insecure, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} }
+    { MP_QSTR_insecure, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} }, \
+    UWS_DEFLATE_ARGS(UWS_DEFLATE_DEFAULT)
 
 // The client handshake on a connected stream (§4.1).
 static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, const mp_arg_val_t *args) {
@@ -2103,6 +2552,9 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
     uws_join(&protocols, args[ARG_c_subprotocols].u_obj, ", ");
     uws_header_lines(&extra, args[ARG_c_headers].u_obj);
     uws_url_auth(&extra, url);
+    uws_deflate_setup_t deflate;
+    uws_deflate_setup(&args[ARG_c_compression], &deflate);
+    uws_deflate_offer_line(&extra, &deflate);
     size_t origin_len = 0;
     const char *origin = NULL;
     if (args[ARG_c_origin].u_obj != mp_const_none) {
@@ -2134,7 +2586,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
         uws_raise(&uws_type_HandshakeError, 0, (const byte *)"response head too long", 22);
     }
     uws_handshake result;
-    if (!uws_client_response((const byte *)head.buf, head.len, key, (const byte *)protocols.buf, protocols.len, &result)) {
+    if (!uws_deflate_response((const byte *)head.buf, head.len, key, (const byte *)protocols.buf, protocols.len, &deflate, &result)) {
         uws_stream_close(NULL, stream);
         if (result.status != 0 && result.status != 101) {
             // A refusal: report the server's status line.
@@ -2144,6 +2596,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
         uws_raise(&uws_type_HandshakeError, result.status, result.message, result.message_len);
     }
     mp_obj_websocket_t *ws = uws_new(stream, false, max_size);
+    uws_deflate_attach(ws, &deflate, false, max_size);
     mp_obj_t handshake[3] = {
         mp_obj_new_str(url->path_len ? url->path : "/", url->path_len ? url->path_len : 1),
         mp_const_none,
@@ -2248,6 +2701,8 @@ static mp_obj_t uws_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *k
     uws_check_max_size(args[ARG_c_max_size].u_int);
     uws_check_max_head(args[ARG_c_max_head].u_int);
     uws_timeout_ms(args[ARG_c_timeout].u_obj, UWS_HANDSHAKE_TIMEOUT_MS);
+    uws_deflate_setup_t deflate;
+    uws_deflate_setup(&args[ARG_c_compression], &deflate);
     // Settle TLS before any connection is made.
     mp_obj_t ctx = url.tls ? uws_tls_context(args) : mp_const_none;
 

@@ -61,6 +61,10 @@ class WebSocket:
         return self.ws.subprotocol
 
     @property
+    def compression(self):
+        return self.ws.compression
+
+    @property
     def closed(self):
         return self.ws.closed
 
@@ -249,7 +253,7 @@ async def serve(handler, host="0.0.0.0", port=80, *, http=None, head_timeout=10,
                 max_head=4096, ping_interval=None, ping_timeout=None, backlog=5, **accept_options):
     """Start a server; `handler(ws)` runs as a task for each WebSocket.
     Options go to uwebsocket.accept (subprotocols, origins, headers,
-    max_size). A client that does not finish its handshake within
+    max_size, compression and its options). A client that does not finish its handshake within
     head_timeout seconds is dropped. Returns the asyncio Server."""
 
     async def connected(stream, _writer):

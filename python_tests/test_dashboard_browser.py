@@ -194,6 +194,18 @@ def test_readings_change_over_time(browser, dashboard):
     assert page.text("free").endswith("iB")
 
 
+def test_chromium_negotiates_compression(browser, dashboard):
+    """Chromium offers permessage-deflate with client_max_window_bits: the
+    device takes it with its 2^11 windows, and the page lives on
+    compressed readings."""
+    (page,) = open_pages(browser, dashboard.url, 1)
+    extensions = page.focus().execute_script("return ws.extensions")
+    assert extensions == "permessage-deflate; server_max_window_bits=11; client_max_window_bits=11"
+    page.wait_until(lambda p: p.text("uptime") != "–", what="a first reading")
+    first = page.text("uptime")
+    page.wait_until(lambda p: p.text("uptime") != first, what="the next reading")
+
+
 def test_closing_a_page_lowers_the_count_on_the_other(browser, dashboard):
     a, b = open_pages(browser, dashboard.url, 2)
     b.focus().close()

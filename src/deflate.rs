@@ -373,6 +373,11 @@ impl DeflateState {
                     }
                 },
                 Emit::StoredHeader => {
+                    // Up to 42 bits go in at once: wait until the bits
+                    // before them are out, or the 64-bit buffer overflows.
+                    if self.nbits >= 8 {
+                        return false;
+                    }
                     // BFINAL 0, BTYPE 00, padding, LEN, NLEN (§3.2.4).
                     self.put_bits(0, 3);
                     self.pad_to_byte();

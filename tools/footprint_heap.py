@@ -5,6 +5,10 @@
 #                        included), on a stream that already exists
 #   echo_recv_heap       per 1 KiB message echoed with recv() + send()
 #   echo_recv_into_heap  per 1 KiB message echoed with recv_into() + send()
+#   deflate_conn_heap    (where compression is built in) a WebSocket with
+#                        permessage-deflate at the default 2^11 windows,
+#                        after a compressed message each way: its
+#                        decompressor and compressor included
 # With the collector off, gc.mem_alloc() counts what stays allocated:
 # garbage a message leaves behind is what it costs the heap.
 import gc
@@ -53,6 +57,24 @@ def echo_heap(use_recv_into):
     return (after - before) // MESSAGES
 
 
+def deflate_conn_heap():
+    # A compressed "Hello" from the client (RFC 7692 section 7.2.3.1).
+    stream = io.BytesIO(frame(OP_BINARY, b"\xf2\x48\xcd\xc9\xc9\x07\x00", key=KEY, rsv=4) + bytes(256))
+    gc.collect()
+    before = gc.mem_alloc()
+    ws = uwebsocket.WebSocket(stream, True, compression="deflate", compress_min_size=0)
+    ws.recv()
+    ws.send(b"Hello")
+    gc.collect()
+    after = gc.mem_alloc()
+    del ws
+    return after - before
+
+
 print("conn_heap=%d" % conn_heap())
 print("echo_recv_heap=%d" % echo_heap(False))
 print("echo_recv_into_heap=%d" % echo_heap(True))
+try:
+    print("deflate_conn_heap=%d" % deflate_conn_heap())
+except (ValueError, TypeError):  # built without compression (no such options)
+    pass

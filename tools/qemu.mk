@@ -48,7 +48,9 @@ qemu-plain-%: qemu-mpy-cross
 	@$(QEMU_MAKE) BOARD=$* BUILD=$(BUILD_DIR)/qemu-$*-plain
 
 # The module's build profiles (UWS_PROFILE in cmodule.mk) besides the full one.
-SIZE_PROFILES := server client
+# nodeflate: the full module without compression; `make size` prints the
+# difference as the line `size deflate ...`.
+SIZE_PROFILES := server client nodeflate
 qemu-profiles: $(foreach b,$(QEMU_BOARDS),$(foreach p,$(SIZE_PROFILES),qemu-profile-$(b)-$(p)))
 
 qemu-profile-%: qemu-mpy-cross

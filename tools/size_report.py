@@ -22,6 +22,12 @@ full module, and one per profile and board (`full` included):
     size <rust-target> flash=<bytes> conn_heap=<bytes>
     size <profile> <rust-target> flash=<bytes> conn_heap=<bytes>
 
+and, when the profile `nodeflate` is among them, what compression costs:
+flash the full module minus nodeflate, heap one compressed connection
+(default windows, after a message each way) minus an idle plain one:
+
+    size deflate <rust-target> flash=<bytes> conn_heap=<bytes>
+
 Usage: size_report.py BOARD...   (settings as tools/qemu_run.py)."""
 import os
 import re
@@ -163,6 +169,9 @@ def table(results):
     rows.append(["heap: one idle connection", *[r["heap"]["conn_heap"] for r in results]])
     rows.append(["heap per 1 KiB echo, recv() + send()", *[r["heap"]["echo_recv_heap"] for r in results]])
     rows.append(["heap per 1 KiB echo, recv_into() + send()", *[r["heap"]["echo_recv_into_heap"] for r in results]])
+    if all("deflate_conn_heap" in r["heap"] for r in results):
+        rows.append(["heap: one compressed connection (2^11 windows)",
+                     *[r["heap"]["deflate_conn_heap"] for r in results]])
     widths = [max(len(str(row[i])) for row in [head] + rows) for i in range(len(head))]
     lines = ["uwebsocket footprint (bytes; MicroPython qemu port firmware, measured)",
              "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(head, widths)))]
@@ -196,6 +205,12 @@ def main():
     for name, rows in by_profile:
         for r in rows:
             print("size %s %s flash=%d conn_heap=%d" % (name, r["target"], r["flash"], r["heap"]["conn_heap"]))
+    for name, rows in by_profile:
+        if name == "nodeflate":
+            for full, plain in zip(results, rows):
+                print("size deflate %s flash=%d conn_heap=%d" % (
+                    full["target"], full["flash"] - plain["flash"],
+                    full["heap"]["deflate_conn_heap"] - full["heap"]["conn_heap"]))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@
 #   origin=ORIGIN      max_size=N      timeout=SECONDS
 #   own_socket=1       connect a socket here (TLS too for wss://) and upgrade
 #                      it with uwebsocket.client() instead of connect()
+#   deflate=none|K=V,...  compression=None, or compression options
+#                      (server_max_window_bits=9,client_no_context_takeover=1)
 #   resolve=HOST:PORT  make socket.getaddrinfo print what it is asked
 #                      ("getaddrinfo NAME PORT") and answer with HOST:PORT
 # Steps:
@@ -23,6 +25,7 @@
 #   recv               receive one message: "recv text|bytes LEN REPR"
 #   close=CODE,REASON  close: "closed CODE REASON" (what the peer answered)
 #   until_close        receive until the peer closes: "peer closed CODE REASON"
+#   compression        what was agreed: "compression ws.compression"
 #
 # The connection opens with "open SUBPROTOCOL"; an exception ends the script
 # with "raised NAME ARGS" and exit status 1.
@@ -134,6 +137,13 @@ def parse(args):
         elif name == "resolve":
             host, _, port = value.rpartition(":")
             sys.modules["socket"] = RedirectingSocketModule(host, int(port))
+        elif name == "deflate":
+            if value == "none":
+                options["compression"] = None
+            else:
+                for item in value.split(","):
+                    key, _, number = item.partition("=")
+                    options[key] = int(number)
         elif name == "own_socket":
             own = value == "1"
         else:
@@ -168,6 +178,8 @@ def run_step(ws, name, value):
         code, _, reason = value.partition(",")
         ws.close(int(code), reason)
         print("closed", ws.close_code, ws.close_reason)
+    elif name == "compression":
+        print("compression", ws.compression)
     elif name == "until_close":
         try:
             while True:

@@ -34,6 +34,10 @@
 # --ack                         (asyncio) broadcast every message to every
 #                               client, then answer the sender "ack"
 # --sndbuf N                    SO_SNDBUF of each connection (poll)
+# --compression none|K=V,...    accept(compression=None), or compression
+#                               options (server_max_window_bits=9,
+#                               client_no_context_takeover=1, ...); --hello
+#                               then tells ws.compression too
 import json
 import socket
 import sys
@@ -48,7 +52,7 @@ SO_SNDBUF = getattr(socket, "SO_SNDBUF", 7)  # Linux's value
 def parse(argv):
     opts = {"mode": "blocking", "max_size": 1 << 20, "max_head": None, "subprotocols": None,
             "origins": None, "timeout": 2.0, "keepalive": None, "hello": False, "http": False,
-            "close_on": None, "ack": False, "sndbuf": None}
+            "close_on": None, "ack": False, "sndbuf": None, "compression": None}
     args = []
     i = 0
     while i < len(argv):
@@ -74,9 +78,22 @@ def parse(argv):
             value = None if value == "none" else float(value)
         elif name == "keepalive":
             value = [float(v) for v in value.split(",")]
+        elif name == "compression":
+            value = compression_options(value)
         opts[name] = value
     host, port = args
     return opts, host, int(port)
+
+
+def compression_options(spec):
+    """none -> compression=None; K=V,... -> those options (ints)."""
+    if spec == "none":
+        return {"compression": None}
+    options = {}
+    for item in spec.split(","):
+        key, _, value = item.partition("=")
+        options[key] = int(value)
+    return options
 
 
 def accept_options(opts):
@@ -86,6 +103,7 @@ def accept_options(opts):
     for name in ("max_head", "subprotocols", "origins"):
         if opts[name] is not None:
             kw[name] = opts[name]
+    kw.update(opts["compression"] or {})
     return kw
 
 
@@ -94,7 +112,8 @@ def seen(ws):
     headers = {}
     for name, value in ws.headers.items():
         headers[name] = value if isinstance(value, str) else repr(value)
-    return json.dumps({"path": ws.path, "headers": headers, "subprotocol": ws.subprotocol})
+    return json.dumps({"path": ws.path, "headers": headers, "subprotocol": ws.subprotocol,
+                       "compression": ws.compression})
 
 
 def log_closed(e, ws):

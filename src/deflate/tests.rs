@@ -162,3 +162,34 @@ proptest! {
         prop_assert_eq!(Decoder::new(bits).message(&whole, 1, 1, true).unwrap(), data);
     }
 }
+
+/// A stored block's header (3 bits, padding, 32 bits of LEN and NLEN) put
+/// into the bit buffer while up to 32 bits still wait there for output
+/// room overflowed the 64-bit buffer and lost LEN and NLEN. It happened
+/// when the output filled just before a stored block that follows a
+/// fixed one: data that turns from compressible to random, sent from a
+/// fixed frame buffer (found by Autobahn case 12.2.6, 8 KiB slices of a
+/// bitmap through a 512-byte buffer).
+#[test]
+fn stored_block_after_a_full_output() {
+    let mut data = Vec::new();
+    let mut x: u32 = 7;
+    for round in 0..40 {
+        data.extend_from_slice(b"the same words again and again, ");
+        for _ in 0..(round * 37 % 700) {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            data.push((x >> 16) as u8);
+        }
+    }
+    for bits in [9u8, 11, 15] {
+        for out_step in 1..64 {
+            let mut e = Encoder::new(bits);
+            let wire = e.message(&data, usize::MAX, out_step, true);
+            let mut stream = wire.clone();
+            stream.extend_from_slice(&TAIL);
+            stream.extend_from_slice(&[0x03, 0x00]);
+            let back = miniz_oxide::inflate::decompress_to_vec(&stream).ok();
+            assert!(back.as_deref() == Some(&data[..]), "window bits {bits}, output in steps of {out_step}");
+        }
+    }
+}
