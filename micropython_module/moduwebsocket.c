@@ -1491,8 +1491,8 @@ static int32_t uws_inflate_step(mp_obj_websocket_t *self, uws_room_fn room, void
         uws_inflater *block = (uws_inflater *)m_new_maybe(byte, size);
         if (block == NULL) {
             uws_drop_message(self);
-            uws_set_end(self, UWS_END_NO_MEMORY, 1011, 0);
-            uws_send_close_quietly(self, 1011, (const byte *)"out of memory", 13);
+            uws_end_locally(CONN(self), UWS_LOCAL_NO_DECOMPRESSOR_MEMORY, 0);
+            uws_send_close_reply(self);
             uws_close_stream(self);
             mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to decompress a message"));
         }
@@ -1611,7 +1611,7 @@ static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_o
             nlr_jump(nlr.ret_val);
         }
         if (!uws_ended(self)) {
-            uws_set_end(self, UWS_END_WRITE_ABORT, 1006, 0);
+            uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
             uws_drop_message(self);
             uws_close_stream(self);
         }

@@ -19,6 +19,9 @@ PROFILES = {
     "server-without-http": ["-DMICROPY_PY_UWEBSOCKET_CLIENT=0", "-DMICROPY_PY_UWEBSOCKET_HTTP=0"],
     "no-keepalive": ["-DMICROPY_PY_UWEBSOCKET_KEEPALIVE=0"],
     "client-without-keepalive": ["-DMICROPY_PY_UWEBSOCKET_SERVER=0", "-DMICROPY_PY_UWEBSOCKET_KEEPALIVE=0"],
+    "no-compression": ["-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
+    "server-without-compression": ["-DMICROPY_PY_UWEBSOCKET_CLIENT=0", "-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
+    "client-without-compression": ["-DMICROPY_PY_UWEBSOCKET_SERVER=0", "-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
 }
 REFUSED = {
     "http-without-server": (["-DMICROPY_PY_UWEBSOCKET_SERVER=0", "-DMICROPY_PY_UWEBSOCKET_HTTP=1"],

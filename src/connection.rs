@@ -189,6 +189,9 @@ pub enum LocalEnd {
     KeepaliveTimeout,
     /// No memory for the message being received: failed with 1009.
     OutOfMemory,
+    /// No memory for the decompressor a compressed message needs: failed
+    /// with 1011 (our condition, not the message's size).
+    NoMemoryToDecompress,
 }
 
 impl LocalEnd {
@@ -199,6 +202,7 @@ impl LocalEnd {
             LocalEnd::CloseUnanswered(code) => (code, ""),
             LocalEnd::KeepaliveTimeout => (KEEPALIVE_CLOSE, "keepalive timeout"),
             LocalEnd::OutOfMemory => (CloseCode::MESSAGE_TOO_BIG, "out of memory"),
+            LocalEnd::NoMemoryToDecompress => (CloseCode::INTERNAL_ERROR, "out of memory"),
         }
     }
 }

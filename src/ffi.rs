@@ -67,6 +67,7 @@ pub const UWS_TRANSPORT_NO_MEMORY: u8 = 5;
 pub const UWS_LOCAL_CLOSE_UNANSWERED: u8 = 0;
 pub const UWS_LOCAL_KEEPALIVE: u8 = 1;
 pub const UWS_LOCAL_NO_MEMORY: u8 = 2;
+pub const UWS_LOCAL_NO_DECOMPRESSOR_MEMORY: u8 = 3;
 
 /// Room `uws_end_reason` needs: a close reason, or a message with an error
 /// number.
@@ -345,6 +346,7 @@ pub unsafe extern "C" fn uws_end_locally(c: *mut Connection, kind: u8, code: u16
         UWS_LOCAL_CLOSE_UNANSWERED => LocalEnd::CloseUnanswered(CloseCode(code)),
         UWS_LOCAL_KEEPALIVE => LocalEnd::KeepaliveTimeout,
         UWS_LOCAL_NO_MEMORY => LocalEnd::OutOfMemory,
+        UWS_LOCAL_NO_DECOMPRESSOR_MEMORY => LocalEnd::NoMemoryToDecompress,
         _ => return false,
     };
     unsafe { conn(c) }.end_locally(why);
@@ -1143,10 +1145,13 @@ mod tests {
         assert_eq!(&payload[..n as usize], b"\x03\xf3keepalive timeout");
         unsafe { uws_fail_transport(mem.as_mut_ptr(), UWS_TRANSPORT_EOF, 0) };
         assert_eq!(end_of(mem.as_mut_ptr()), (1011, "keepalive timeout".into()));
-        // No memory for a message: 1009.
+        // No memory for a message: 1009; for a decompressor: 1011.
         let mut mem = new_conn(false);
         unsafe { uws_end_locally(mem.as_mut_ptr(), UWS_LOCAL_NO_MEMORY, 0) };
         assert_eq!(end_of(mem.as_mut_ptr()), (1009, "out of memory".into()));
+        let mut mem = new_conn(false);
+        unsafe { uws_end_locally(mem.as_mut_ptr(), UWS_LOCAL_NO_DECOMPRESSOR_MEMORY, 0) };
+        assert_eq!(end_of(mem.as_mut_ptr()), (1011, "out of memory".into()));
         // Our Close unanswered: nothing while the answer may still come;
         // our code once the transport closed, even if it failed; the
         // connection is not failed (no Close owed).
