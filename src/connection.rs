@@ -291,6 +291,9 @@ pub struct Connection {
     ahead_payload: u8,
     /// How much of DEFLATE_TAIL went into the decompressor at the message's end.
     tail_fed: u8,
+    /// Whether the compressed message had any payload. An empty one is an
+    /// empty message (zlib-based peers read it so), not a cut-short block.
+    compressed_input: bool,
     max_message: u64,
     max_frame: u64,
 }
@@ -326,6 +329,7 @@ impl Connection {
             compressed: false,
             ahead_payload: 0,
             tail_fed: 0,
+            compressed_input: false,
             max_message: u64::MAX,
             max_frame: u64::MAX,
         }
@@ -758,6 +762,7 @@ impl Connection {
             self.utf8 = Utf8Validator::new();
             self.compressed = rsv1;
             self.tail_fed = 0;
+            self.compressed_input = false;
         }
         self.message = Some(kind);
         self.last_kind = kind;
@@ -815,12 +820,16 @@ impl Connection {
         if self.ahead_payload > 0 {
             let start = usize::from(self.ahead_start);
             let input = self.control.get(start..start + usize::from(self.ahead_payload)).unwrap_or(&[]);
+            self.compressed_input = true;
             let p = state.inflate(window, input, out).map_err(bad)?;
             self.ahead_start += p.consumed as u8;
             self.ahead_payload -= p.consumed as u8;
             done.produced = p.produced;
             self.inflated(out.get(..p.produced).unwrap_or(&[]))?;
         } else if self.remaining == 0 && self.fin {
+            if !self.compressed_input {
+                self.tail_fed = DEFLATE_TAIL.len() as u8;
+            }
             let tail = DEFLATE_TAIL.get(usize::from(self.tail_fed)..).unwrap_or(&[]);
             let p = state.inflate(window, tail, out).map_err(bad)?;
             self.tail_fed += p.consumed as u8;

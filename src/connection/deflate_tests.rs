@@ -113,6 +113,29 @@ fn rfc7692_hello_in_both_roles() {
 }
 
 #[test]
+fn an_empty_compressed_message_is_empty() {
+    // RSV1 and no payload at all, in one frame or as empty fragments: an
+    // empty message (zlib-based peers read it so), and the context carries
+    // on into the next message. 0x00, the usual empty block, too.
+    let from = Role::Client;
+    let mut wire = raw_frame(from, 0xC1, b"");
+    wire.extend(raw_frame(from, 0x42, b""));
+    wire.extend(raw_frame(from, 0x80, b""));
+    wire.extend(raw_frame(from, 0xC1, &[0x00]));
+    wire.extend(raw_frame(from, 0xC1, &HELLO));
+    wire.extend(raw_frame(from, 0xC1, b""));
+    wire.extend(raw_frame(from, 0xC1, &[0xf2, 0x00, 0x11, 0x00, 0x00]));
+    for cut in 0..wire.len() {
+        let seen = receive(Role::Server, &wire, &[cut], u64::MAX, 2, 15, true);
+        assert_eq!(
+            seen,
+            [text(b""), Seen::Message(MessageKind::Binary, vec![]), text(b""), text(b"Hello"), text(b""), text(b"Hello")],
+            "cut {cut}"
+        );
+    }
+}
+
+#[test]
 fn fragments_with_a_ping_between() {
     // §7.2.3.5's two blocks split over three frames, the last one empty.
     let two = [0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00];
