@@ -28,7 +28,7 @@ UNIX_MAKE = $(MAKE) -C $(MICROPY_DIR)/ports/unix -j$(JOBS) \
 
 # Debian packages: to build the unix firmware, and for the tests' peers.
 BUILD_PACKAGES := build-essential libffi-dev libmbedtls-dev pkgconf dpkg-dev python3-venv
-TEST_PACKAGES := openssl curl
+TEST_PACKAGES := openssl curl node-ws
 # Rust targets the core is checked on without std, and the fuzzer.
 TEST_RUST_TARGETS := thumbv7em-none-eabihf riscv32imc-unknown-none-elf
 
