@@ -39,7 +39,7 @@ TEST_RUST_TARGETS := thumbv7em-none-eabihf riscv32imc-unknown-none-elf
 -include $(ROOT)/tools/qemu.mk $(ROOT)/tools/bench.mk $(ROOT)/tools/browser.mk $(ROOT)/tools/sanitize.mk \
 	$(ROOT)/tools/small.mk
 
-.PHONY: run test firmware deps-build deps-test fuzz clean
+.PHONY: run test firmware deps-build deps-test fuzz autobahn-compression clean
 
 deps-build:
 	@$(ROOT)/tools/apt_install.sh $(BUILD_PACKAGES)
@@ -85,6 +85,14 @@ fuzz: deps-test firmware firmware-asan
 		$(ROOT)/python_tests/test_core.py -k fuzz
 	UWS_API_FUZZ_SECONDS=$(FUZZ_SECONDS) UWS_FIRMWARE=$(FIRMWARE) UWS_FIRMWARE_ASAN=$(ASAN_FIRMWARE) \
 		$(PYTHON) -m pytest -q -s -p no:cacheprovider $(ROOT)/python_tests/test_api_fuzz.py
+
+# All 216 compression cases (12.*, 13.*) of the Autobahn TestSuite against
+# the blocking server and the client, not part of test: the 108 with
+# messages over 16 KiB take most of an hour on two cores (make test runs
+# the others).
+autobahn-compression: deps-test firmware
+	UWS_AUTOBAHN_COMPRESSION=all UWS_FIRMWARE=$(FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) UWS_BUILD_DIR=$(BUILD_DIR) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests/test_autobahn.py -k compression
 
 clean:
 	rm -rf $(UNIX_BUILD) $(ASAN_BUILD) $(BUILD_DIR)/qemu-* $(BUILD_DIR)/cmake-check $(ROOT)/target
