@@ -438,6 +438,20 @@ pub unsafe extern "C" fn uws_tx_data_header(
     out: *mut u8,
     key: *mut u8,
 ) -> i32 {
+    unsafe { data_frame_header(c, text, random, out, key, |c, kind, k| c.data_header(kind, fin, len, k)) }
+}
+
+/// What `uws_tx_data_header` and `uws_tx_compressed_header` share: the
+/// message kind, the masking key from the host's random bytes, the header
+/// `header` builds written out.
+unsafe fn data_frame_header(
+    c: *mut Connection,
+    text: bool,
+    random: *const u8,
+    out: *mut u8,
+    key: *mut u8,
+    header: impl FnOnce(&mut Connection, MessageKind, [u8; 4]) -> Result<frame::FrameHeader, SendError>,
+) -> i32 {
     let c = unsafe { conn(c) };
     let kind = if text { MessageKind::Text } else { MessageKind::Binary };
     let Some(k) = (unsafe { mask_key(c, random) }) else {
@@ -446,7 +460,7 @@ pub unsafe extern "C" fn uws_tx_data_header(
     if out.is_null() {
         return UWS_TX_INVALID;
     }
-    write_header(c.data_header(kind, fin, len, k), out, key)
+    write_header(header(c, kind, k), out, key)
 }
 
 /// Header of a control frame (`UWS_OP_PING`, `UWS_OP_PONG`, `UWS_OP_CLOSE`).
@@ -1751,15 +1765,7 @@ pub unsafe extern "C" fn uws_tx_compressed_header(
     out: *mut u8,
     key: *mut u8,
 ) -> i32 {
-    let c = unsafe { conn(c) };
-    let kind = if text { MessageKind::Text } else { MessageKind::Binary };
-    let Some(k) = (unsafe { mask_key(c, random) }) else {
-        return UWS_TX_INVALID;
-    };
-    if out.is_null() {
-        return UWS_TX_INVALID;
-    }
-    write_header(c.compressed_data_header(kind, fin, len, k), out, key)
+    unsafe { data_frame_header(c, text, random, out, key, |c, kind, k| c.compressed_data_header(kind, fin, len, k)) }
 }
 
 #[cfg(test)]
