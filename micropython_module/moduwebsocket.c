@@ -251,6 +251,33 @@ static void uws_set_busy(mp_obj_websocket_t *self, bool busy);
 
 typedef enum { UWS_IO_READ, UWS_IO_WRITE } uws_io_op_t;
 
+// The error code an OSError a stream raised stands for (MP_EIO when it
+// carries none), as a native stream would have reported it; 0 for any
+// other exception.
+static int uws_oserror_code(void *exc) {
+    if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(MP_OBJ_FROM_PTR(exc))), MP_OBJ_FROM_PTR(&mp_type_OSError))) {
+        return 0;
+    }
+    mp_obj_t value = mp_obj_exception_get_value(MP_OBJ_FROM_PTR(exc));
+    int err = mp_obj_is_small_int(value) ? MP_OBJ_SMALL_INT_VALUE(value) : MP_EIO;
+    return err != 0 ? err : MP_EIO;
+}
+
+// A stream call's count as the core may see it: MP_STREAM_ERROR always
+// with an error code, and a count larger than the buffer (a Python stream
+// can return any number) the error UWS_EBADCOUNT.
+static inline mp_uint_t uws_checked_count(mp_uint_t n, size_t len, int *err) {
+    if (n == MP_STREAM_ERROR) {
+        if (*err == 0) {
+            *err = MP_EIO;
+        }
+    } else if (n > len) {
+        *err = UWS_EBADCOUNT;
+        return MP_STREAM_ERROR;
+    }
+    return n;
+}
+
 // One read or write call on a stream. Returns the count, or MP_STREAM_ERROR
 // with *err set. While it runs, `self` (the WebSocket, or NULL during a
 // handshake) is busy: a stream that calls back into it gets RuntimeError.
@@ -269,27 +296,14 @@ static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t o
         nlr_pop();
     } else {
         uws_set_busy(self, false);
-        mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
-        if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)), MP_OBJ_FROM_PTR(&mp_type_OSError))) {
-            nlr_jump(nlr.ret_val);
-        }
-        mp_obj_t value = mp_obj_exception_get_value(exc);
-        *err = mp_obj_is_small_int(value) ? MP_OBJ_SMALL_INT_VALUE(value) : MP_EIO;
+        *err = uws_oserror_code(nlr.ret_val);
         if (*err == 0) {
-            *err = MP_EIO;
+            nlr_jump(nlr.ret_val);
         }
         return MP_STREAM_ERROR;
     }
     uws_set_busy(self, false);
-    if (n == MP_STREAM_ERROR) {
-        if (*err == 0) {
-            *err = MP_EIO;
-        }
-    } else if (n > len) {
-        *err = UWS_EBADCOUNT;
-        return MP_STREAM_ERROR;
-    }
-    return n;
+    return uws_checked_count(n, len, err);
 }
 
 // A stream's ioctl, guarded like uws_io; any Exception it raises (a Python
@@ -364,13 +378,25 @@ static bool uws_wait(mp_obj_websocket_t *self, mp_obj_t stream, mp_uint_t flags,
 // blocking: what the stream takes now. *done counts the bytes written as
 // they go (so a caller knows how much went out when an exception
 // propagates). Returns true when all is written; false with *err set
-// otherwise (0: a non-blocking stream is full).
-static bool uws_push(mp_obj_websocket_t *self, mp_obj_t stream, const byte *buf, size_t len, bool wait, size_t *done, int *err) {
+// otherwise (0: a non-blocking stream is full). `caught`: the caller runs
+// this inside its own nlr_push and clears busy there (uws_frame_write); a
+// native stream's write then goes without one of its own, as a native
+// stream reports its errors as codes and raises only what must propagate
+// anyway (MemoryError, an interrupt).
+static bool uws_push(mp_obj_websocket_t *self, mp_obj_t stream, const byte *buf, size_t len, bool wait, bool caught, size_t *done, int *err) {
     *err = 0;
     mp_uint_t stalled_since = 0;
     bool stalled = false;
+    caught = caught && !mp_obj_is_instance_type(mp_obj_get_type(stream));
     while (len > 0) {
-        mp_uint_t n = uws_io(self, stream, UWS_IO_WRITE, (byte *)buf, len, err);
+        mp_uint_t n;
+        if (caught) {
+            uws_set_busy(self, true);
+            n = uws_checked_count(mp_get_stream(stream)->write(stream, buf, len, err), len, err);
+            uws_set_busy(self, false);
+        } else {
+            n = uws_io(self, stream, UWS_IO_WRITE, (byte *)buf, len, err);
+        }
         if (n == MP_STREAM_ERROR && !uws_would_block(*err)) {
             return false;
         }
@@ -404,7 +430,7 @@ static bool uws_push(mp_obj_websocket_t *self, mp_obj_t stream, const byte *buf,
 static void uws_write_all(mp_obj_t stream, const byte *buf, size_t len) {
     size_t done = 0;
     int err;
-    if (!uws_push(NULL, stream, buf, len, true, &done, &err)) {
+    if (!uws_push(NULL, stream, buf, len, true, false, &done, &err)) {
         mp_raise_OSError(err == UWS_EBADCOUNT ? MP_EIO : err);
     }
 }
@@ -682,7 +708,7 @@ static mp_int_t uws_conn_read(mp_obj_websocket_t *self, byte *buf, size_t len) {
 static size_t uws_write_some(mp_obj_websocket_t *self, const byte *buf, size_t len) {
     size_t done = 0;
     int err;
-    if (!uws_push(self, self->stream, buf, len, false, &done, &err) && err != 0) {
+    if (!uws_push(self, self->stream, buf, len, false, false, &done, &err) && err != 0) {
         uws_end_transport(self, uws_transport_kind(err), err);
     }
     return done;
@@ -719,35 +745,52 @@ typedef struct {
 // OSError(ETIMEDOUT) and the connection stays usable; once part of the
 // frame is out, the peer would read whatever follows as the rest of it, so
 // any failure fails the connection (1006). Non-blocking mode: what the
-// stream takes, the rest queued for flush(), in order.
-static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len) {
-    if (!self->queue_writes) {
-        int err = 0;
-        bool ok = false;
-        nlr_buf_t nlr;
-        if (nlr_push(&nlr) == 0) {
-            ok = uws_push(self, self->stream, buf, len, true, &out->sent, &err);
-            nlr_pop();
-        } else {
-            // An exception from the stream: with part of the frame out,
-            // the connection cannot go on.
-            if (out->sent > 0) {
-                uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
-                uws_drop_message(self);
-                uws_close_stream(self);
-                uws_reraise_if_fatal(nlr.ret_val);
-                uws_raise_closed(self);
-            }
-            nlr_jump(nlr.ret_val);
-        }
-        if (!ok) {
-            if (err == MP_ETIMEDOUT && out->sent == 0) {
-                mp_raise_OSError(MP_ETIMEDOUT);
-            }
-            uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_TRANSPORT_STALLED : uws_transport_kind(err), err);
+// stream takes, the rest queued for flush(), in order. Two pieces
+// (`more`: the payload after its header, or NULL) go in one call, so a
+// frame costs one nlr_push however it is split.
+static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t len);
+static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
+    const byte *more, size_t more_len) {
+    if (self->queue_writes) {
+        uws_frame_queue(self, buf, len);
+        if (more_len > 0) {
+            uws_frame_queue(self, more, more_len);
         }
         return;
     }
+    int err = 0;
+    bool ok = false;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        ok = uws_push(self, self->stream, buf, len, true, true, &out->sent, &err)
+            && (more_len == 0 || uws_push(self, self->stream, more, more_len, true, true, &out->sent, &err));
+        nlr_pop();
+    } else {
+        uws_set_busy(self, false);
+        // An OSError from the stream is its error code, as for any
+        // stream call; another exception, with part of the frame out,
+        // fails the connection as well.
+        err = uws_oserror_code(nlr.ret_val);
+        if (err == 0 && out->sent > 0) {
+            uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
+            uws_drop_message(self);
+            uws_close_stream(self);
+            uws_reraise_if_fatal(nlr.ret_val);
+            uws_raise_closed(self);
+        } else if (err == 0) {
+            nlr_jump(nlr.ret_val);
+        }
+    }
+    if (!ok) {
+        if (err == MP_ETIMEDOUT && out->sent == 0) {
+            mp_raise_OSError(MP_ETIMEDOUT);
+        }
+        uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_TRANSPORT_STALLED : uws_transport_kind(err), err);
+    }
+}
+
+// Non-blocking mode: write what the stream takes now, queue the rest.
+static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t len) {
     size_t n = (self->tx != NULL && uws_flush_tx(self)) ? 0 : uws_write_some(self, buf, len);
     if (n == len) {
         return;
@@ -787,11 +830,16 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
 static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t header_len,
     const byte *key, mp_obj_t source, const byte *payload, size_t len) {
     uws_frame_out_t out = { 0 };
+    if (len == 0) {
+        // A frame without payload, or one built whole (uws_tx_data_frame).
+        uws_frame_write(self, &out, header, header_len, NULL, 0);
+        return;
+    }
     byte chunk[UWS_STACK_FRAME];
     if (header_len + len <= sizeof(chunk)) {
         memcpy(chunk, header, header_len);
         uws_mask_copy(chunk + header_len, payload, len, key, 0);
-        uws_frame_write(self, &out, chunk, header_len + len);
+        uws_frame_write(self, &out, chunk, header_len + len, NULL, 0);
         return;
     }
     bool masked = (key[0] | key[1] | key[2] | key[3]) != 0;
@@ -803,10 +851,10 @@ static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t
         masked = false;
         python_stream = false;
     }
-    uws_frame_write(self, &out, header, header_len);
     if (!masked && !python_stream) {
-        uws_frame_write(self, &out, payload, len);
+        uws_frame_write(self, &out, header, header_len, payload, len);
     } else {
+        uws_frame_write(self, &out, header, header_len, NULL, 0);
         for (size_t done = 0; done < len;) {
             if (python_stream) {
                 mp_buffer_info_t bufinfo;
@@ -819,7 +867,7 @@ static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t
             }
             size_t n = MIN(sizeof(chunk), len - done);
             uws_mask_copy(chunk, payload + done, n, key, done);
-            uws_frame_write(self, &out, chunk, n);
+            uws_frame_write(self, &out, chunk, n, NULL, 0);
             done += n;
         }
     }
@@ -1640,14 +1688,24 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
         mp_raise_OSError(MP_EAGAIN);
     }
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
-    if (uws_deflate_send(self, text, fin, source, data, len)) {
+    if (self->deflate != NULL && uws_deflate_send(self, text, fin, source, data, len)) {
         return;
     }
     #endif
-    byte header[UWS_MAX_HEADER];
     byte key[4];
-    uws_random(key, uws_tx_random_len(CONN(self)));
-    int32_t n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
+    size_t random_len = uws_tx_random_len(CONN(self));
+    if (random_len > 0) {
+        uws_random(key, random_len);
+    }
+    byte header[UWS_STACK_FRAME];
+    int32_t n;
+    if (len <= UWS_STACK_FRAME - UWS_MAX_HEADER) {
+        // A small message: the core builds the whole frame, one write.
+        n = uws_tx_data_frame(CONN(self), text, fin, key, data, len, header, sizeof(header));
+        len = 0;
+    } else {
+        n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
+    }
     if (n == UWS_TX_IN_PROGRESS) {
         mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
     } else if (n < 0) {
@@ -1810,7 +1868,7 @@ static mp_obj_t uws_setblocking(mp_obj_t self_in, mp_obj_t flag) {
         uws_frame_out_t out = { .sent = 1 };
         uws_tx_queue_t *q = self->tx;
         self->tx = NULL;
-        uws_frame_write(self, &out, q->data, q->len);
+        uws_frame_write(self, &out, q->data, q->len, NULL, 0);
         m_del(byte, (byte *)q, sizeof(uws_tx_queue_t) + q->alloc);
     }
     return mp_const_none;

@@ -441,6 +441,39 @@ pub unsafe extern "C" fn uws_tx_data_header(
     unsafe { data_frame_header(c, text, random, out, key, |c, kind, k| c.data_header(kind, fin, len, k)) }
 }
 
+/// A whole data frame, header and (masked) payload, built into `out` of
+/// `out_len` bytes, which must hold `UWS_MAX_HEADER + len`: for small
+/// messages, which then go out in one write. Returns the frame's length, or
+/// what `uws_tx_data_header` returns for a frame that may not be sent
+/// (`UWS_TX_INVALID` also for an `out` too small, with nothing changed).
+#[no_mangle]
+pub unsafe extern "C" fn uws_tx_data_frame(
+    c: *mut Connection,
+    text: bool,
+    fin: bool,
+    random: *const u8,
+    payload: *const u8,
+    len: usize,
+    out: *mut u8,
+    out_len: usize,
+) -> i32 {
+    if out.is_null() || out_len < MAX_HEADER_LEN || out_len - MAX_HEADER_LEN < len || len > i32::MAX as usize - MAX_HEADER_LEN {
+        return UWS_TX_INVALID;
+    }
+    let mut key = [0u8; 4];
+    let n = unsafe {
+        data_frame_header(c, text, random, out, key.as_mut_ptr(), |c, kind, k| c.data_header(kind, fin, len as u64, k))
+    };
+    if n < 0 {
+        return n;
+    }
+    let header_len = n as usize;
+    // SAFETY: out holds out_len bytes, at least header_len + len (checked above).
+    let body = unsafe { bytes_mut(out.add(header_len), len) };
+    frame::mask_into(body, unsafe { bytes(payload, len) }, key, 0);
+    (header_len + len) as i32
+}
+
 /// What `uws_tx_data_header` and `uws_tx_compressed_header` share: the
 /// message kind, the masking key from the host's random bytes, the header
 /// `header` builds written out.
@@ -1256,6 +1289,37 @@ mod tests {
         assert_eq!(unsafe { uws_tx_random_len(s) }, 0);
         let n = unsafe { uws_tx_data_header(s, false, true, 1, core::ptr::null(), header.as_mut_ptr(), key.as_mut_ptr()) };
         assert_eq!((&header[..n as usize], key), (&[0x82, 0x01][..], [0; 4]));
+    }
+
+    #[test]
+    fn a_small_frame_is_built_whole() {
+        let payload = *b"Hello";
+        let random = [0x37u8, 0xfa, 0x21, 0x3d];
+        let mut out = [0u8; UWS_MAX_HEADER + 5];
+        // §5.7's masked "Hello" from a client.
+        let mut client = new_conn(false);
+        let c = client.as_mut_ptr();
+        let n = unsafe { uws_tx_data_frame(c, true, true, random.as_ptr(), payload.as_ptr(), 5, out.as_mut_ptr(), out.len()) };
+        assert_eq!(&out[..n as usize], &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        // §5.7's unmasked one from a server, as the first of two fragments.
+        let mut server = new_conn(true);
+        let s = server.as_mut_ptr();
+        let n = unsafe { uws_tx_data_frame(s, true, false, core::ptr::null(), payload.as_ptr(), 3, out.as_mut_ptr(), out.len()) };
+        assert_eq!(&out[..n as usize], &[0x01, 0x03, 0x48, 0x65, 0x6c]);
+        // A buffer too small changes nothing: the message is not begun.
+        let short = UWS_MAX_HEADER + 1;
+        let n = unsafe { uws_tx_data_frame(s, false, true, core::ptr::null(), payload.as_ptr(), 2, out.as_mut_ptr(), short) };
+        assert_eq!(n, UWS_TX_INVALID);
+        let n = unsafe { uws_tx_data_frame(s, true, true, core::ptr::null(), payload[3..].as_ptr(), 2, out.as_mut_ptr(), out.len()) };
+        assert_eq!(&out[..n as usize], &[0x80, 0x02, 0x6c, 0x6f]);
+        // A client given no random bytes, or a message of the other kind
+        // while one is in progress, is refused as by uws_tx_data_header.
+        let n = unsafe { uws_tx_data_frame(c, true, true, core::ptr::null(), payload.as_ptr(), 5, out.as_mut_ptr(), out.len()) };
+        assert_eq!(n, UWS_TX_INVALID);
+        let n = unsafe { uws_tx_data_frame(s, false, false, core::ptr::null(), payload.as_ptr(), 1, out.as_mut_ptr(), out.len()) };
+        assert_eq!(n, 3);
+        let n = unsafe { uws_tx_data_frame(s, true, true, core::ptr::null(), payload.as_ptr(), 1, out.as_mut_ptr(), out.len()) };
+        assert_eq!(n, UWS_TX_IN_PROGRESS);
     }
 
     #[test]
