@@ -6,13 +6,15 @@
 #
 # Prints one JSON object per line, one per (case, implementation, size):
 #   {"case": ..., "impl": ..., "size": ..., "msgs_per_s": ..., "mb_per_s": ...,
-#    "heap_per_msg": ..., "runs": [...]}
+#    "heap_per_msg": ..., "no_heap": ..., "runs": [...]}
 # msgs_per_s and mb_per_s are medians over REPEATS timed runs (payload bytes;
 # MB = 10**6 bytes); heap_per_msg is gc.mem_alloc() growth per message with
-# the collector off.
+# the collector off; no_heap is true when a message goes through with the
+# heap locked (its peak heap use is 0).
 import gc
 import io
 import json
+import micropython
 import sys
 import time
 
@@ -207,6 +209,20 @@ def heap_per_message(step, arg, stream, size):
     return (after - before) / count
 
 
+def runs_without_heap(step, arg):
+    """Whether one step completes with the heap locked: if it does, its
+    peak heap use is 0 bytes (any allocation, even one freed again before
+    it returns, raises MemoryError while the heap is locked)."""
+    micropython.heap_lock()
+    try:
+        call(step, arg)
+        ok = True
+    except MemoryError:
+        ok = False
+    micropython.heap_unlock()
+    return ok
+
+
 def median(values):
     values = sorted(values)
     mid = len(values) // 2
@@ -241,6 +257,7 @@ def main():
                     "msgs_per_s": rate,
                     "mb_per_s": rate * size / 1e6,
                     "heap_per_msg": heap_per_message(step, arg, stream, size),
+                    "no_heap": runs_without_heap(step, arg),
                     "messages_per_run": count,
                     "runs_msgs_per_s": [round(r) for r in runs[name]],
                 }))

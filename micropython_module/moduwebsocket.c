@@ -125,13 +125,10 @@ static inline bool uws_would_block(int err) {
 // Random bytes for the core, drawn before calling it (a Python exception
 // must never unwind through Rust frames).
 
-// Fill `pool` from the port's entropy: the C-level source where the port
-// has one, else os.urandom (the hardware RNG on most boards), else
-// random.getrandbits.
-static void uws_fill_random(byte *pool, size_t len) {
-    #if defined(__unix__) || defined(__APPLE__)
-    mp_hal_get_random(len, pool);
-    #else
+#if !defined(__unix__) && !defined(__APPLE__) && !defined(MICROPY_PY_RANDOM_SEED_INIT_FUNC)
+// Entropy from Python: os.urandom (the hardware RNG where the port has
+// one), else random.getrandbits. It allocates and runs Python code.
+static void uws_python_random(byte *pool, size_t len) {
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mp_obj_t os = mp_import_name(MP_QSTR_os, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
@@ -151,6 +148,43 @@ static void uws_fill_random(byte *pool, size_t len) {
             mp_uint_t r = mp_obj_get_int_truncated(mp_call_function_1(getrandbits, MP_OBJ_NEW_SMALL_INT(32)));
             memcpy(pool + i, &r, MIN(4, len - i));
         }
+    }
+}
+
+static byte uws_seed[UWS_RANDOM_BLOCK];
+static uint32_t uws_seed_counter;
+
+// Draw the seed (again once the counter wraps). A client WebSocket does
+// this when it is made, so that no send ever calls into Python for it.
+static void uws_random_seed(void) {
+    if (uws_seed_counter == 0) {
+        uws_python_random(uws_seed, sizeof(uws_seed));
+        uws_seed_counter = 1;
+    }
+}
+#else
+static inline void uws_random_seed(void) {
+}
+#endif
+
+// Fill `pool` from the port's entropy without touching the heap (sends
+// allocate nothing): the system's on unix, the hardware source that seeds
+// the port's random module (esp32, rp2, stm32, nrf...), else a seed drawn
+// once from Python and stretched by the core.
+static void uws_fill_random(byte *pool, size_t len) {
+    #if defined(__unix__) || defined(__APPLE__)
+    mp_hal_get_random(len, pool);
+    #elif defined(MICROPY_PY_RANDOM_SEED_INIT_FUNC)
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t r = (uint32_t)(MICROPY_PY_RANDOM_SEED_INIT_FUNC);
+        memcpy(pool + i, &r, MIN(4, len - i));
+    }
+    #else
+    uws_random_seed();
+    for (size_t i = 0; i < len; i += UWS_RANDOM_BLOCK) {
+        byte block[UWS_RANDOM_BLOCK];
+        uws_random_block(uws_seed, sizeof(uws_seed), uws_seed_counter++, block);
+        memcpy(pool + i, block, MIN(UWS_RANDOM_BLOCK, len - i));
     }
     #endif
 }
@@ -575,6 +609,9 @@ static mp_int_t uws_check_max_size(mp_int_t max_size) {
 static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_size) {
     uws_check_stream(stream);
     uws_check_max_size(max_size);
+    if (!server) {
+        uws_random_seed();
+    }
     size_t words = (uws_conn_size() + sizeof(uint64_t) - 1) / sizeof(uint64_t);
     // With a finaliser: a WebSocket dropped without close() closes its
     // stream when collected (sockets on some ports have no finaliser).

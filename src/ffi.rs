@@ -410,6 +410,22 @@ unsafe fn mask_key(c: &Connection, random: *const u8) -> Option<[u8; 4]> {
     }
 }
 
+/// Length of a block of `uws_random_block`.
+pub const UWS_RANDOM_BLOCK: usize = 20;
+
+/// Stretch `seed` (`seed_len` bytes of the host's entropy, drawn once) into
+/// `UWS_RANDOM_BLOCK` bytes for block number `counter`: SHA-1(seed ‖
+/// counter). For hosts whose entropy source cannot be called on every frame
+/// without allocating or running Python code. Masking keys only need to be
+/// unpredictable to the peer (§5.3, §10.3), which a secret seed gives.
+#[no_mangle]
+pub unsafe extern "C" fn uws_random_block(seed: *const u8, seed_len: usize, counter: u32, out: *mut u8) {
+    let mut hash = crate::sha1::Sha1::new();
+    hash.update(unsafe { bytes(seed, seed_len) });
+    hash.update(&counter.to_be_bytes());
+    unsafe { write_out(out, &hash.digest()) };
+}
+
 /// How many random bytes `uws_tx_data_header` and `uws_tx_control_header`
 /// need as `random`: 4 in the client role (the masking key), 0 in the
 /// server role. The shim draws that many before each header:
@@ -1289,6 +1305,21 @@ mod tests {
         assert_eq!(unsafe { uws_tx_random_len(s) }, 0);
         let n = unsafe { uws_tx_data_header(s, false, true, 1, core::ptr::null(), header.as_mut_ptr(), key.as_mut_ptr()) };
         assert_eq!((&header[..n as usize], key), (&[0x82, 0x01][..], [0; 4]));
+    }
+
+    #[test]
+    fn random_blocks_differ_by_counter_and_seed() {
+        let mut a = [0u8; UWS_RANDOM_BLOCK];
+        let mut b = [0u8; UWS_RANDOM_BLOCK];
+        let seed = *b"twenty bytes of seed";
+        unsafe { uws_random_block(seed.as_ptr(), seed.len(), 1, a.as_mut_ptr()) };
+        unsafe { uws_random_block(seed.as_ptr(), seed.len(), 2, b.as_mut_ptr()) };
+        assert_ne!(a, b);
+        let mut oracle = sha1_smol::Sha1::new();
+        oracle.update(b"twenty bytes of seed\0\0\0\x01");
+        assert_eq!(a, oracle.digest().bytes());
+        unsafe { uws_random_block(b"another seed".as_ptr(), 12, 1, b.as_mut_ptr()) };
+        assert_ne!(a, b);
     }
 
     #[test]

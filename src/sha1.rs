@@ -1,5 +1,6 @@
-//! SHA-1 (FIPS 180-4), for `Sec-WebSocket-Accept` (RFC 6455 §4.2.2) only:
-//! no security rests on it there. Written here rather than taken from a
+//! SHA-1 (FIPS 180-4), for `Sec-WebSocket-Accept` (RFC 6455 §4.2.2), where
+//! no security rests on it, and to stretch a secret seed into masking keys
+//! (`ffi::uws_random_block`), which need only be unpredictable to the peer. Written here rather than taken from a
 //! crate because every path must be free of panics (see
 //! `tools/panic_check.sh`); the message schedule is a 16-word ring indexed
 //! modulo 16.
