@@ -19,7 +19,7 @@
 
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
-use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{apply_mask, mask_into, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::inflate::InflateState;
 use crate::utf8::Utf8Validator;
 
@@ -636,6 +636,56 @@ impl Connection {
             Some(ahead @ [_, b1, ..]) => ahead.len() >= FrameHeader::len_from_prefix(*b1),
             _ => false,
         }
+    }
+
+    /// The common case in one step: a whole small data message (one
+    /// unfragmented text or binary frame, FIN set, no RSV bits, a 7-bit
+    /// length, masked as the role requires) read ahead, within the limits,
+    /// that fits `out`: its payload is unmasked into `out` and the message
+    /// is taken. Returns its kind and length, or `None` (nothing changed)
+    /// for anything else, which the general steps then handle, with the
+    /// errors they report.
+    pub fn take_small_message(&mut self, out: &mut [u8]) -> Option<(MessageKind, usize)> {
+        if !matches!(self.state, State::Open | State::CloseSent) || self.rx != Rx::Header || self.message.is_some() {
+            return None;
+        }
+        let ahead = self.control.get(self.ahead_start as usize..self.ahead_end as usize)?;
+        let (kind, b1) = match *ahead {
+            [0x81, b1, ..] => (MessageKind::Text, b1),
+            [0x82, b1, ..] => (MessageKind::Binary, b1),
+            _ => return None,
+        };
+        let masked = b1 & 0x80 != 0;
+        let len = usize::from(b1 & 0x7F);
+        let header_len = if masked { 6 } else { 2 };
+        if len > 125 || masked != (self.role == Role::Server) || len as u64 > self.max_frame.min(self.max_message) {
+            return None;
+        }
+        let payload = ahead.get(header_len..header_len + len)?;
+        let to = out.get_mut(..len)?;
+        let key = match ahead.get(2..6) {
+            Some(&[a, b, c, d]) if masked => Some([a, b, c, d]),
+            _ => None,
+        };
+        mask_into(to, payload, key.unwrap_or([0; 4]), 0);
+        let mut utf8 = Utf8Validator::new();
+        if kind == MessageKind::Text && (utf8.feed(to).is_err() || !utf8.is_complete()) {
+            return None;
+        }
+        // What the general steps leave behind after such a frame.
+        self.opcode = if kind == MessageKind::Text { OpCode::Text } else { OpCode::Binary };
+        self.fin = true;
+        self.mask = key;
+        self.mask_phase = (len & 3) as u8;
+        self.remaining = 0;
+        self.message_len = len as u64;
+        self.utf8 = utf8;
+        self.compressed = false;
+        self.tail_fed = 0;
+        self.compressed_input = false;
+        self.last_kind = kind;
+        self.ahead_start += (header_len + len) as u8;
+        Some((kind, len))
     }
 
     /// Report `n` bytes read into the buffer of [`Want::Internal`].

@@ -215,6 +215,52 @@ fn event_code(result: Result<Event, crate::ProtocolError>) -> i32 {
     }
 }
 
+/// Go on with what is already read ahead, without the transport: whole
+/// small messages in one step (`Connection::take_small_message`), else
+/// headers read ahead and payload copied into `dst` (`cap` bytes) and
+/// unmasked there, until an event other than `UWS_EV_CONTINUE`, `dst` is
+/// full, or a read is needed. `*written`: payload bytes put into `dst`.
+/// Returns the event; `UWS_EV_CONTINUE` when the host must take a step of
+/// its own (`uws_rx_want`: a read, or room for more payload). It gives what
+/// the host's own steps over `uws_rx_want`/`uws_rx_filled`/`uws_rx_data`
+/// give, in one call for the common case of small messages arriving
+/// several to a read.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_ahead(c: *mut Connection, dst: *mut u8, cap: usize, written: *mut usize) -> i32 {
+    let c = unsafe { conn(c) };
+    let out = unsafe { bytes_mut(dst, cap) };
+    let mut pos = 0;
+    let code = loop {
+        let room = out.get_mut(pos..).unwrap_or(&mut []);
+        if let Some((kind, n)) = c.take_small_message(room) {
+            pos += n;
+            break event_code(Ok(Event::Message(kind)));
+        }
+        let result = match c.want() {
+            Want::Internal(next) if next.is_empty() => c.filled(0),
+            Want::Buffered(ahead) => {
+                let n = ahead.len().min(room.len());
+                let (Some(to), Some(from)) = (room.get_mut(..n), ahead.get(..n)) else {
+                    break UWS_EV_CONTINUE;
+                };
+                if n == 0 {
+                    break UWS_EV_CONTINUE;
+                }
+                to.copy_from_slice(from);
+                pos += n;
+                c.data_received(to)
+            }
+            _ => break UWS_EV_CONTINUE,
+        };
+        match result {
+            Ok(Event::Continue) => continue,
+            other => break event_code(other),
+        }
+    };
+    unsafe { write_len(written, pos) };
+    code
+}
+
 /// Report `n` bytes written where `uws_rx_want` pointed `*internal`.
 ///
 /// `n` must not exceed the count `uws_rx_want` returned: a larger one is
@@ -1351,6 +1397,124 @@ mod tests {
         assert_eq!(n, 3);
         let n = unsafe { uws_tx_data_frame(s, true, true, core::ptr::null(), payload.as_ptr(), 1, out.as_mut_ptr(), out.len()) };
         assert_eq!(n, UWS_TX_IN_PROGRESS);
+    }
+
+    /// Receive `input` (fed `chunk` bytes per transport read) into a
+    /// `room`-byte buffer per call, the way the shim does, with or without
+    /// `uws_rx_ahead` first; the events and payload pieces it gives, and
+    /// how the connection ended.
+    fn receive(input: &[u8], chunk: usize, room: usize, ahead_first: bool, max: u64) -> (vec::Vec<(i32, vec::Vec<u8>)>, u16) {
+        let mut mem = std::boxed::Box::new(core::mem::MaybeUninit::<Connection>::uninit());
+        assert!(unsafe { uws_conn_init(mem.as_mut_ptr(), true, max, 0) });
+        let c = mem.as_mut_ptr();
+        let mut fed = 0;
+        let mut got = vec::Vec::new();
+        let mut buf = vec![0u8; room];
+        let mut pos = 0;
+        for _ in 0..100_000 {
+            let mut event = UWS_EV_CONTINUE;
+            if ahead_first {
+                let mut n = 0;
+                event = unsafe { uws_rx_ahead(c, buf[pos..].as_mut_ptr(), room - pos, &mut n) };
+                pos += n;
+            }
+            if event == UWS_EV_CONTINUE {
+                let mut internal = core::ptr::null_mut();
+                let mut buffered = core::ptr::null();
+                let want = unsafe { uws_rx_want(c, &mut internal, &mut buffered) } as usize;
+                if want == 0 && internal.is_null() {
+                    break;
+                }
+                if want == 0 {
+                    event = unsafe { uws_rx_filled(c, 0) };
+                } else if !buffered.is_null() || internal.is_null() {
+                    let n = want.min(room - pos);
+                    if n == 0 {
+                        // The buffer is full: a piece of a longer message.
+                        got.push((-100, buf[..pos].to_vec()));
+                        pos = 0;
+                        continue;
+                    }
+                    let n = if buffered.is_null() { n.min(chunk).min(input.len() - fed) } else { n };
+                    if n == 0 {
+                        break;
+                    }
+                    if buffered.is_null() {
+                        buf[pos..pos + n].copy_from_slice(&input[fed..fed + n]);
+                        fed += n;
+                    } else {
+                        buf[pos..pos + n].copy_from_slice(unsafe { core::slice::from_raw_parts(buffered, n) });
+                    }
+                    event = unsafe { uws_rx_data(c, buf[pos..].as_mut_ptr(), n) };
+                    pos += n;
+                } else {
+                    let n = want.min(chunk).min(input.len() - fed);
+                    if n == 0 {
+                        break;
+                    }
+                    unsafe { core::ptr::copy_nonoverlapping(input[fed..].as_ptr(), internal, n) };
+                    fed += n;
+                    event = unsafe { uws_rx_filled(c, n) };
+                }
+            }
+            if event != UWS_EV_CONTINUE {
+                got.push((event, buf[..pos].to_vec()));
+                pos = 0;
+                if event < 0 {
+                    break;
+                }
+            }
+        }
+        (got, unsafe { uws_end_code(c) })
+    }
+
+    #[test]
+    fn reading_ahead_in_one_call_gives_what_the_steps_give() {
+        use crate::connection::tests::frame as f;
+        use crate::Role::Client;
+        let mut mixed = vec::Vec::new();
+        for i in 0..40u8 {
+            let payload: vec::Vec<u8> = (0..(i as usize * 7) % 190).map(|k| k as u8 ^ i).collect();
+            match i % 6 {
+                0 => mixed.extend(f(Client, 0x9, true, b"ping")),
+                1 => {
+                    mixed.extend(f(Client, 0x1, false, b"fragm"));
+                    mixed.extend(f(Client, 0xA, true, b""));
+                    mixed.extend(f(Client, 0x0, true, "ent \u{e9}".as_bytes()));
+                }
+                2 => mixed.extend(f(Client, 0x1, true, "h\u{e9}llo".as_bytes())),
+                _ => mixed.extend(f(Client, 0x2, true, &payload)),
+            }
+        }
+        let close = f(Client, 0x8, true, &[0x03, 0xe8]);
+        let endings: [&[u8]; 6] = [
+            &close,
+            &f(Client, 0x1, true, b"\xc3"),               // text cut inside a character: 1007
+            &f(Client, 0x1, true, b"\xff"),               // never UTF-8: 1007
+            &f(Client, 0x2, true, &[7; 201]),             // over max_size: 1009
+            &[0x82, 0x05, 1, 2, 3, 4, 5],                 // unmasked from a client: 1002
+            &[0xC2, 0x81, 1, 2, 3, 4, 5],                 // RSV1 without the extension: 1002
+        ];
+        for ending in endings {
+            // After a small message in the same read: where the one-call
+            // path takes whole messages.
+            let mut input = mixed.clone();
+            input.extend(f(Client, 0x2, true, b"ok"));
+            input.extend_from_slice(ending);
+            for chunk in [1, 2, 7, 64, 125, 4096] {
+                for room in [1, 5, 16, 300] {
+                    let steps = receive(&input, chunk, room, false, 200);
+                    assert_eq!(receive(&input, chunk, room, true, 200), steps, "chunk {chunk}, room {room}");
+                    assert!(steps.0.len() > 40);
+                }
+            }
+        }
+        // A small message over a small limit: 1009 either way.
+        let mut input = f(Client, 0x2, true, b"ok");
+        input.extend(f(Client, 0x2, true, &[7; 21]));
+        let steps = receive(&input, 4096, 300, false, 20);
+        assert_eq!(steps.1, 1009);
+        assert_eq!(receive(&input, 4096, 300, true, 20), steps);
     }
 
     #[test]
