@@ -70,8 +70,18 @@
 // Largest HTTP request/response head accepted in a handshake (431 beyond).
 #define MICROPY_PY_UWEBSOCKET_MAX_HEAD (4096)
 #endif
-// Frames up to this size are built on the C stack and written in one call.
-#define UWS_STACK_FRAME (256)
+#ifndef MICROPY_PY_UWEBSOCKET_STACK_BUFFER
+// Frames up to this size are built on the C stack and written in one call,
+// and a client's larger payloads are masked through it a piece at a time:
+// small on boards, whose tasks have stacks of a few KiB; larger on unix,
+// where each piece is a system call.
+#if defined(__unix__) || defined(__APPLE__)
+#define MICROPY_PY_UWEBSOCKET_STACK_BUFFER (4096)
+#else
+#define MICROPY_PY_UWEBSOCKET_STACK_BUFFER (256)
+#endif
+#endif
+#define UWS_STACK_FRAME (MICROPY_PY_UWEBSOCKET_STACK_BUFFER)
 #if MICROPY_PY_UWEBSOCKET_DEFLATE
 #ifndef MICROPY_PY_UWEBSOCKET_DEFLATE_MIN_SIZE
 // Messages shorter than this go uncompressed by default (compress_min_size=).
