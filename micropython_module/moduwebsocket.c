@@ -2744,14 +2744,16 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(uws_client_obj, 2, uws_client);
 // wss:// URL promises an authenticated server.
 static mp_obj_t uws_tls_context(const mp_arg_val_t *args) {
     mp_obj_t ctx = args[ARG_c_ssl].u_obj;
-    if (ctx != mp_const_none) {
+    uint8_t policy = uws_tls_policy(ctx != mp_const_none, args[ARG_c_cadata].u_obj != mp_const_none,
+        args[ARG_c_insecure].u_bool);
+    if (policy == UWS_TLS_GIVEN) {
         return ctx;
     }
-    bool verify = !args[ARG_c_insecure].u_bool;
-    if (verify && args[ARG_c_cadata].u_obj == mp_const_none) {
+    if (policy == UWS_TLS_REFUSED) {
         uws_raise(&uws_type_HandshakeError, 0,
             (const byte *)"cannot verify the server: give cadata= or ssl=, or insecure=True", 64);
     }
+    bool verify = policy == UWS_TLS_VERIFY;
     mp_obj_t tls = mp_import_name(MP_QSTR_tls, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
     ctx = mp_call_function_1(mp_load_attr(tls, MP_QSTR_SSLContext), mp_load_attr(tls, MP_QSTR_PROTOCOL_TLS_CLIENT));
     if (verify) {

@@ -15,8 +15,10 @@ across message boundaries, and each write goes out as one binary message.
     client.connect()
 
 For wss:// the socket is wrapped in TLS by the port's `tls` module first;
-the server's certificate is verified when `cadata` (a CA certificate, DER)
-is given, or by a ready `tls.SSLContext` passed as `context`.
+the server's certificate is verified against `cadata` (a CA certificate,
+DER), or by a ready `tls.SSLContext` passed as `context`; without either
+the transport refuses wss:// unless `insecure=True` says to go unverified,
+as uwebsocket.connect() does.
 """
 import uwebsocket
 
@@ -38,7 +40,7 @@ class WebSocketTransport:
     """
 
     def __init__(self, url="/mqtt", subprotocols=("mqtt",), *, headers=None, tls=False,
-                 cadata=None, context=None, timeout=None, require_subprotocol=True,
+                 cadata=None, context=None, insecure=False, timeout=None, require_subprotocol=True,
                  max_size=65536, nodelay=True):
         self.url = url
         self.subprotocols = list(subprotocols) if subprotocols else None
@@ -46,6 +48,8 @@ class WebSocketTransport:
         self.tls = url.startswith("wss://") or (tls and not url.startswith("ws://"))
         self.cadata = cadata
         self.context = context
+        if self.tls and cadata is None and context is None and not insecure:
+            raise uwebsocket.HandshakeError(0, "cannot verify the server: give cadata= or context=, or insecure=True")
         self.timeout = timeout
         self.require_subprotocol = require_subprotocol and bool(subprotocols)
         self.max_size = max_size
@@ -71,6 +75,7 @@ class WebSocketTransport:
             ctx.load_verify_locations(self.cadata)
             ctx.verify_mode = tls.CERT_REQUIRED
         else:
+            # insecure=True (the constructor refuses wss:// otherwise).
             ctx.verify_mode = tls.CERT_NONE
         return ctx
 

@@ -361,6 +361,24 @@ def test_tls_with_a_certificate_of_another_ca_is_refused(tmp_path, broker, umqtt
     assert dev.stop() == 1 and "raised" in out, out
 
 
+def test_tls_without_a_ca_is_refused_unless_insecure():
+    # As uwebsocket.connect(): wss:// verifies the broker or says why not.
+    code, out = run_mp("""
+import uwebsocket
+from uwebsocket_transport import WebSocketTransport
+for url, kw in (("wss://h/mqtt", {}), ("/mqtt", {"tls": True}), ("wss://h/mqtt", {"insecure": True}),
+                ("wss://h/mqtt", {"cadata": b"ca"}), ("wss://h/mqtt", {"context": object()}), ("ws://h/mqtt", {})):
+    try:
+        WebSocketTransport(url, **kw)
+        print("made")
+    except uwebsocket.HandshakeError as e:
+        print("refused", e.status, e.args[1])
+""", timeout=20)
+    assert code == 0, out
+    refused = "refused 0 cannot verify the server: give cadata= or context=, or insecure=True"
+    assert out.splitlines() == [refused, refused, "made", "made", "made", "made"]
+
+
 def test_retained_message_reaches_a_later_subscriber(tmp_path, broker, umqtt_path):
     peer = Paho(broker.tcp, client_id="paho-ret")
     try:

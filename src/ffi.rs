@@ -619,6 +619,28 @@ pub unsafe extern "C" fn uws_mask_copy(dst: *mut u8, src: *const u8, len: usize,
     }
 }
 
+/// `uws_tls_policy`: use the caller's TLS context.
+pub const UWS_TLS_GIVEN: u8 = 0;
+/// `uws_tls_policy`: verify the server against the caller's CA.
+pub const UWS_TLS_VERIFY: u8 = 1;
+/// `uws_tls_policy`: do not verify the server (the caller asked).
+pub const UWS_TLS_UNVERIFIED: u8 = 2;
+/// `uws_tls_policy`: refuse to connect (nothing to verify with).
+pub const UWS_TLS_REFUSED: u8 = 3;
+
+/// How a `wss://` connection is secured (`url::tls_policy`): `context` the
+/// caller gave a TLS context, `ca` CA certificates, `insecure` consent to
+/// skip verification. One of `UWS_TLS_*`.
+#[no_mangle]
+pub extern "C" fn uws_tls_policy(context: bool, ca: bool, insecure: bool) -> u8 {
+    match crate::url::tls_policy(context, ca, insecure) {
+        crate::url::TlsPolicy::Given => UWS_TLS_GIVEN,
+        crate::url::TlsPolicy::Verify => UWS_TLS_VERIFY,
+        crate::url::TlsPolicy::Unverified => UWS_TLS_UNVERIFIED,
+        crate::url::TlsPolicy::Refused => UWS_TLS_REFUSED,
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The opening handshake (§4). Positions in the caller's buffers are given as
 // spans (offset, length) so that the shim can make Python objects from them.

@@ -230,6 +230,33 @@ pub fn basic_auth(user: &[u8], password: &[u8], out: &mut [u8]) -> Option<usize>
     Some(total)
 }
 
+/// How a `wss://` connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsPolicy {
+    /// With the TLS context the caller made, as it is.
+    Given,
+    /// Verifying the server's certificate against the CA the caller gave.
+    Verify,
+    /// Without verifying the server: the caller asked for it explicitly.
+    Unverified,
+    /// Not at all: nothing to verify the server with, and no consent to
+    /// go unverified (a connection that only looks secure is worse than
+    /// none, RFC 6455 §10.6).
+    Refused,
+}
+
+/// The [`TlsPolicy`] for a `wss://` connection: `context` the caller gave a
+/// TLS context, `ca` CA certificates, `insecure` consent to skip
+/// verification (which then wins over `ca`).
+pub fn tls_policy(context: bool, ca: bool, insecure: bool) -> TlsPolicy {
+    match (context, insecure, ca) {
+        (true, _, _) => TlsPolicy::Given,
+        (false, true, _) => TlsPolicy::Unverified,
+        (false, false, true) => TlsPolicy::Verify,
+        (false, false, false) => TlsPolicy::Refused,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,6 +387,23 @@ mod tests {
             let mut out = vec![0u8; 64];
             let n = percent_decode(encoded.as_bytes(), &mut out).unwrap();
             prop_assert_eq!(&out[..n], &bytes[..]);
+        }
+    }
+
+    #[test]
+    fn wss_is_verified_unless_the_caller_says_otherwise() {
+        use TlsPolicy::*;
+        // (context, ca, insecure) -> policy
+        let table = [
+            ((true, true, true), Given),
+            ((true, false, false), Given),
+            ((false, true, false), Verify),
+            ((false, true, true), Unverified),
+            ((false, false, true), Unverified),
+            ((false, false, false), Refused),
+        ];
+        for ((context, ca, insecure), policy) in table {
+            assert_eq!(tls_policy(context, ca, insecure), policy, "{context} {ca} {insecure}");
         }
     }
 }
