@@ -161,28 +161,29 @@ pub fn parse_response_head(buf: &[u8]) -> Result<ResponseHead<'_>, HeadError> {
     Ok(ResponseHead { minor_version, status: a * 100 + b * 10 + c, reason, fields })
 }
 
-/// The reason phrase for the statuses a device commonly answers with (RFC
-/// 9110 §15, RFC 6585 §5); empty for the rest (RFC 9112 §4 allows it).
-pub const fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
+/// The statuses a device commonly answers with (RFC 9110 §15, RFC 6585 §5)
+/// and their reason phrases, the n-th phrase after the n-th newline of
+/// `REASONS`: one string and a table of codes take less flash than a
+/// `match` of string slices.
+const STATUSES: [u16; 16] = [101, 200, 201, 204, 301, 302, 304, 400, 401, 403, 404, 405, 426, 431, 500, 503];
+const REASONS: &[u8] = b"Switching Protocols\nOK\nCreated\nNo Content\nMoved Permanently\nFound\nNot Modified\n\
+Bad Request\nUnauthorized\nForbidden\nNot Found\nMethod Not Allowed\nUpgrade Required\n\
+Request Header Fields Too Large\nInternal Server Error\nService Unavailable\n";
+
+/// The reason phrase for `status`: one of the statuses above, empty for
+/// the rest (RFC 9112 §4 allows it).
+pub fn reason_phrase(status: u16) -> &'static str {
+    let mut rest = REASONS;
+    for &s in STATUSES.iter() {
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let (phrase, after) = rest.split_at(end);
+        if s == status {
+            // ASCII, so always UTF-8; the check costs less than an unsafe block.
+            return core::str::from_utf8(phrase).unwrap_or("");
+        }
+        rest = after.get(1..).unwrap_or(&[]);
     }
+    ""
 }
 
 /// Where a head being read stands.
