@@ -633,21 +633,10 @@ impl<'o> Writer<'o> {
     }
 
     /// Put `n` in decimal without leading zeros.
+    #[inline]
     fn put_decimal(&mut self, n: u16) -> Result<(), ()> {
-        let mut digits = [b'0'; 5];
-        let mut rest = n;
-        for digit in digits.iter_mut().rev() {
-            *digit = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        let mut significant = &digits[..];
-        while let [b'0', tail @ ..] = significant {
-            if tail.is_empty() {
-                break;
-            }
-            significant = tail;
-        }
-        self.put(significant)
+        let mut digits = [0u8; 20];
+        self.put(http::decimal(usize::from(n), &mut digits))
     }
 
     /// Put the caller's extra header lines and the blank line ending the head; the total length.

@@ -385,6 +385,24 @@ pub fn write_refusal(out: &mut [u8], status: u16, extra_lines: &[u8], message: &
     w.finish()
 }
 
+/// `n` in decimal without leading zeros: the end of `digits`. The one
+/// number formatter of the core (HTTP heads of both roles use it).
+#[inline(never)]
+pub(crate) fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    digits.get(start..).unwrap_or(&[])
+}
+
 /// Appends to a buffer, counting what would not fit so that the caller
 /// learns the size needed.
 struct Writer<'o> {
@@ -414,20 +432,10 @@ impl<'o> Writer<'o> {
         }
     }
 
-    fn decimal(&mut self, mut n: usize) {
+    #[inline]
+    fn decimal(&mut self, n: usize) {
         let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            if let Some(d) = digits.get_mut(start) {
-                *d = b'0' + (n % 10) as u8;
-            }
-            n /= 10;
-            if n == 0 || start == 0 {
-                break;
-            }
-        }
-        self.put(digits.get(start..).unwrap_or(&[]));
+        self.put(decimal(n, &mut digits));
     }
 
     fn finish(self) -> Result<usize, WriteError> {
