@@ -12,6 +12,8 @@
 //! write. Client: [`write_offer`] writes the offer its options call for and
 //! [`client_accept`] checks the server's answer.
 
+use crate::http::is_tchar;
+
 /// The extension's name (RFC 7692 §7).
 pub const NAME: &[u8] = b"permessage-deflate";
 
@@ -110,10 +112,6 @@ pub struct Offer {
     pub client_max_window_bits: Option<Option<u8>>,
 }
 
-fn is_tchar(b: u8) -> bool {
-    // RFC 7230 §3.2.6.
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'

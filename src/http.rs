@@ -50,8 +50,23 @@ pub struct ResponseHead<'b> {
 
 /// `tchar` (RFC 9110 §5.6.2).
 pub const fn is_tchar(b: u8) -> bool {
-    matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
-        || b.is_ascii_alphanumeric()
+    // One bit per ASCII byte: `!#$%&'*+-.^_`|~`, digits and letters (a
+    // table is smaller than the comparisons).
+    const TCHAR: [u32; 4] = {
+        let mut set = [0u32; 4];
+        let mut c = 0;
+        while c < 128 {
+            let b = c as u8;
+            if matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+                || b.is_ascii_alphanumeric()
+            {
+                set[c / 32] |= 1 << (c % 32);
+            }
+            c += 1;
+        }
+        set
+    };
+    b < 128 && TCHAR[(b / 32) as usize] >> (b % 32) & 1 != 0
 }
 
 /// A field-value byte (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB.
