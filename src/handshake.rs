@@ -584,10 +584,31 @@ pub fn validate_response_with_deflate<'b>(
 
 /// Elements of a comma-separated list (RFC 7230 §7 `#rule`): trimmed of spaces and tabs,
 /// empty elements skipped.
-fn list_items(list: &[u8]) -> impl Iterator<Item = &[u8]> {
-    list.split(|&b| b == b',')
-        .map(trim_ows)
-        .filter(|item| !item.is_empty())
+fn list_items(list: &[u8]) -> ListItems<'_> {
+    ListItems(list)
+}
+
+/// The rest of a list for [`list_items`]; one out-of-line `next` serves
+/// every list the handshake reads.
+struct ListItems<'a>(&'a [u8]);
+
+impl<'a> Iterator for ListItems<'a> {
+    type Item = &'a [u8];
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        // Empty elements are skipped, so an empty rest is the end.
+        while !self.0.is_empty() {
+            let end = self.0.iter().position(|&b| b == b',').unwrap_or(self.0.len());
+            let (item, rest) = self.0.split_at_checked(end)?;
+            self.0 = rest.get(1..).unwrap_or(&[]);
+            let item = trim_ows(item);
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+        None
+    }
 }
 
 use http::trim_ows;
