@@ -183,8 +183,10 @@ impl<const N: usize, const FAST: usize> Huffman<N, FAST> {
 }
 
 /// [`Huffman::build`] for every alphabet: one copy of the code rather than
-/// one per table size.
+/// one per table size. Its loops run over code lengths, which index
+/// `counts`.
 #[inline(never)]
+#[allow(clippy::needless_range_loop)]
 fn build_code(
     counts: &mut [u16; MAX_CODE_BITS + 1],
     symbols: &mut [u16],
