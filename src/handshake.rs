@@ -625,6 +625,9 @@ impl<'o> Writer<'o> {
         Self { out, len: 0 }
     }
 
+    // `put` and `header` stay out of line: a head is written with dozens of
+    // calls, each an inlined copy otherwise; it is written once per connection.
+    #[inline(never)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), ()> {
         let end = self.len.checked_add(bytes.len()).ok_or(())?;
         self.out
@@ -646,6 +649,7 @@ impl<'o> Writer<'o> {
     }
 
     /// Put a `"Name: value\r\n"` line.
+    #[inline(never)]
     fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), ()> {
         self.put(name)?;
         self.put(b": ")?;

@@ -431,6 +431,9 @@ impl<'o> Writer<'o> {
         Writer { out, len: 0, needed: 0 }
     }
 
+    // Out of line: a head is written with a dozen calls, each an inlined
+    // copy otherwise.
+    #[inline(never)]
     fn put(&mut self, bytes: &[u8]) {
         let fits = self.len == self.needed;
         self.needed = self.needed.saturating_add(bytes.len());
