@@ -394,6 +394,8 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
+    // Out of line, as the head writers' `put`: called many times per value.
+    #[inline(never)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), ()> {
         let end = self.len.checked_add(bytes.len()).ok_or(())?;
         self.buf.get_mut(self.len..end).ok_or(())?.copy_from_slice(bytes);

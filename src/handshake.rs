@@ -153,11 +153,8 @@ struct Headers<'b>(heapless::Vec<(&'b str, &'b [u8]), MAX_HEADERS>);
 impl<'b> Headers<'b> {
 
     /// Values of every field called `name`, in order; names are case-insensitive (RFC 7230 §3.2).
-    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
-        self.0
-            .iter()
-            .filter(move |(field, _)| field.eq_ignore_ascii_case(name))
-            .map(|&(_, value)| value)
+    fn values<'s>(&'s self, name: &'s str) -> Values<'s, 'b> {
+        Values { fields: &self.0, name }
     }
 
     /// The value of the field called `name`, if it appears exactly once.
@@ -176,6 +173,28 @@ impl<'b> Headers<'b> {
         self.values(name)
             .flat_map(list_items)
             .any(|item| item.eq_ignore_ascii_case(token))
+    }
+}
+
+/// What [`Headers::values`] has not looked at yet; one out-of-line `next`
+/// serves every field the handshake reads.
+struct Values<'s, 'b> {
+    fields: &'s [(&'b str, &'b [u8])],
+    name: &'s str,
+}
+
+impl<'b> Iterator for Values<'_, 'b> {
+    type Item = &'b [u8];
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'b [u8]> {
+        while let [(field, value), rest @ ..] = self.fields {
+            self.fields = rest;
+            if field.eq_ignore_ascii_case(self.name) {
+                return Some(value);
+            }
+        }
+        None
     }
 }
 
@@ -625,7 +644,7 @@ impl<'o> Writer<'o> {
         Self { out, len: 0 }
     }
 
-    // `put` and `header` stay out of line: a head is written with dozens of
+    // `put`, `put_field` and `header` stay out of line: a head is written with dozens of
     // calls, each an inlined copy otherwise; it is written once per connection.
     #[inline(never)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), ()> {
@@ -641,6 +660,7 @@ impl<'o> Writer<'o> {
     /// Put caller-supplied bytes, refusing control characters: CR or LF would end the line
     /// (or the head) early, and a field value is only VCHAR, obs-text, SP and HTAB
     /// (RFC 7230 §3.2).
+    #[inline(never)]
     fn put_field(&mut self, bytes: &[u8]) -> Result<(), ()> {
         if bytes.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
             return Err(());
