@@ -74,6 +74,14 @@ const fn is_field_byte(b: u8) -> bool {
     b == b'\t' || (b >= b' ' && b != 0x7F)
 }
 
+/// Whether `name: value` is a field line that cannot break a head: the
+/// name a token (RFC 9110 §5.1), the value VCHAR, obs-text, SP and HTAB
+/// (§5.5). One out-of-line check for the parser and both writers.
+#[inline(never)]
+fn is_field(name: &[u8], value: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&b| is_tchar(b)) && value.iter().all(|&b| is_field_byte(b))
+}
+
 /// `bytes` without leading and trailing SP and HTAB (RFC 9110 §5.6.3).
 pub fn trim_ows(mut bytes: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = bytes {
@@ -131,7 +139,7 @@ fn split_head(buf: &[u8]) -> Result<(&[u8], Fields<'_>), HeadError> {
         let colon = line.iter().position(|&b| b == b':').ok_or(HeadError::Malformed)?;
         let (name, value) = line.split_at_checked(colon).ok_or(HeadError::Malformed)?;
         let value = value.get(1..).unwrap_or(&[]);
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) || !value.iter().all(|&b| is_field_byte(b)) {
+        if !is_field(name, value) {
             return Err(HeadError::Malformed);
         }
         fields
@@ -318,7 +326,7 @@ pub fn is_list_item(item: &[u8]) -> bool {
 /// `Err(Invalid)` for a bad field or `Err(NoRoom(n))` when `out` is shorter
 /// than the `n` bytes needed.
 pub fn header_line(name: &[u8], value: &[u8], out: &mut [u8]) -> Result<usize, WriteError> {
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) || !value.iter().all(|&b| is_field_byte(b)) {
+    if !is_field(name, value) {
         return Err(WriteError::Invalid);
     }
     let mut w = Writer::new(out);
@@ -342,7 +350,7 @@ pub fn is_header_lines(mut lines: &[u8]) -> bool {
         };
         let (name, value) = line.split_at(colon.min(line.len()));
         let value = value.get(1..).unwrap_or(&[]);
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) || !value.iter().all(|&b| is_field_byte(b)) {
+        if !is_field(name, value) {
             return false;
         }
         lines = rest.get(2..).unwrap_or(&[]);
