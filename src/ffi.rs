@@ -689,36 +689,22 @@ pub unsafe extern "C" fn uws_client_response(
     subprotocols_len: usize,
     result: *mut uws_handshake,
 ) -> bool {
-    let head = unsafe { bytes(head, len) };
-    let offered = unsafe { bytes(subprotocols, subprotocols_len) };
-    let result = unsafe { &mut *result };
-    *result = uws_handshake {
-        status: 0,
-        protocol: uws_span::default(),
-        message: core::ptr::null(),
-        message_len: 0,
-        response_len: 0,
-    };
-    let Ok(key) = <&[u8; UWS_KEY_LEN]>::try_from(unsafe { bytes(key, UWS_KEY_LEN) }) else {
-        return false;
-    };
-    let response = match handshake::parse_response(head) {
-        Ok(r) => r,
-        Err(e) => {
-            result.fail(0, e);
-            return false;
-        }
-    };
-    result.status = response.status;
-    match handshake::validate_response(&response, key, offered) {
-        Ok(protocol) => {
-            result.protocol = protocol.map_or(uws_span::default(), |p| uws_span::of(head, p));
-            true
-        }
-        Err(e) => {
-            result.fail(response.status, e);
-            false
-        }
+    // The same check as with an offer of compression, offering none: one
+    // copy of the code for both.
+    let mut params = core::mem::MaybeUninit::<DeflateParams>::uninit();
+    let mut agreed = false;
+    unsafe {
+        uws_client_response_deflate(
+            head,
+            len,
+            key,
+            subprotocols,
+            subprotocols_len,
+            core::ptr::null(),
+            result,
+            params.as_mut_ptr(),
+            &mut agreed,
+        )
     }
 }
 
