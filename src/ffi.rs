@@ -502,6 +502,8 @@ pub struct uws_span {
 
 impl uws_span {
     /// The span of `part`, a sub-slice of `whole`.
+    // Out of line: the URL and handshake results fill several spans each.
+    #[inline(never)]
     fn of(whole: &[u8], part: &[u8]) -> uws_span {
         let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
         if start > whole.len() || part.len() > whole.len() - start {
