@@ -12,6 +12,8 @@
 //! write. Client: [`write_offer`] writes the offer its options call for and
 //! [`client_accept`] checks the server's answer.
 
+use crate::http::is_tchar;
+
 /// The extension's name (RFC 7692 §7).
 pub const NAME: &[u8] = b"permessage-deflate";
 
@@ -110,10 +112,6 @@ pub struct Offer {
     pub client_max_window_bits: Option<Option<u8>>,
 }
 
-fn is_tchar(b: u8) -> bool {
-    // RFC 7230 §3.2.6.
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
@@ -125,7 +123,11 @@ struct Lexer<'a> {
     at: usize,
 }
 
+// The lexer's steps and `Offer::set` stay out of line (#[inline(never)]):
+// the element parser calls each several times, and inlined every call would
+// be a copy in flash; headers are parsed once per connection.
 impl<'a> Lexer<'a> {
+    #[inline(never)]
     fn skip_ows(&mut self) {
         while self.text.get(self.at).is_some_and(|&b| is_ows(b)) {
             self.at += 1;
@@ -136,6 +138,7 @@ impl<'a> Lexer<'a> {
         self.text.get(self.at).copied()
     }
 
+    #[inline(never)]
     fn token(&mut self) -> Result<&'a [u8], ExtensionError> {
         let start = self.at;
         while self.peek().is_some_and(is_tchar) {
@@ -151,6 +154,7 @@ impl<'a> Lexer<'a> {
     /// whose unescaped text is a token (RFC 6455 §9.1). Only values of up
     /// to two characters matter here (window bits), so the unescaped text
     /// goes into a small buffer; a longer one is reported as such.
+    #[inline(never)]
     fn value(&mut self) -> Result<Value, ExtensionError> {
         if self.peek() != Some(b'"') {
             return Ok(Value::of(self.token()?));
@@ -308,6 +312,7 @@ impl<'a> Elements<'a> {
 impl Offer {
     /// Take one parameter (RFC 7692 §7.1): each at most once, flags without
     /// a value, window bits 8–15.
+    #[inline(never)]
     fn set(&mut self, name: &[u8], value: Option<Value>) -> Result<(), ExtensionError> {
         let bits = |v: Option<Value>| v.and_then(|v| v.window_bits()).ok_or(ExtensionError::Parameter);
         let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
@@ -389,6 +394,8 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
+    // Out of line, as the head writers' `put`: called many times per value.
+    #[inline(never)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), ()> {
         let end = self.len.checked_add(bytes.len()).ok_or(())?;
         self.buf.get_mut(self.len..end).ok_or(())?.copy_from_slice(bytes);

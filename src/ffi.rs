@@ -4,7 +4,7 @@
 //!
 //! Conventions: functions are prefixed `uws_`; a connection is an opaque
 //! `uws_conn` living in memory the host allocates (`uws_conn_size()` bytes,
-//! aligned to `uws_conn_align()`); receive calls return an `UWS_EV_*` event
+//! 8-byte aligned); receive calls return an `UWS_EV_*` event
 //! (>= 0), a negated close code (<= -1000) when the peer broke the protocol,
 //! or `UWS_RX_BAD_COUNT` when the host reported more bytes than were asked.
 //!
@@ -141,16 +141,16 @@ unsafe fn bytes_mut<'a>(ptr: *mut u8, len: usize) -> &'a mut [u8] {
     unsafe { slice::from_raw_parts_mut(ptr, len) }
 }
 
+// What hosts give: the connection in `uint64_t` words, the compression
+// blocks from a heap whose blocks are aligned to at least 8 bytes
+// (MicroPython's GC blocks are 16 bytes or more, aligned). Every `*_init`
+// still checks.
+const _: () = assert!(core::mem::align_of::<Connection>() <= 8);
+
 /// Bytes of memory a connection needs.
 #[no_mangle]
 pub extern "C" fn uws_conn_size() -> usize {
     core::mem::size_of::<Connection>()
-}
-
-/// Alignment a connection's memory needs.
-#[no_mangle]
-pub extern "C" fn uws_conn_align() -> usize {
-    core::mem::align_of::<Connection>()
 }
 
 /// Initialise a connection in `mem` (uws_conn_size() bytes). A limit of 0
@@ -194,13 +194,6 @@ pub unsafe extern "C" fn uws_rx_want(c: *mut Connection, internal: *mut *mut u8,
         buffered.write(ahead);
     }
     len
-}
-
-/// How many bytes are read ahead and not yet used (a message may be
-/// waiting there although the transport has nothing new).
-#[no_mangle]
-pub unsafe extern "C" fn uws_rx_buffered(c: *mut Connection) -> usize {
-    unsafe { conn(c) }.buffered()
 }
 
 fn event_code(result: Result<Event, crate::ProtocolError>) -> i32 {
@@ -320,40 +313,12 @@ pub unsafe extern "C" fn uws_rx_is_text(c: *mut Connection) -> bool {
     unsafe { conn(c) }.message_kind() == MessageKind::Text
 }
 
-/// Whether a message has been partly received.
-#[no_mangle]
-pub unsafe extern "C" fn uws_rx_in_message(c: *mut Connection) -> bool {
-    unsafe { conn(c) }.in_message()
-}
-
 /// The payload of the last control frame received.
 #[no_mangle]
 pub unsafe extern "C" fn uws_control_payload(c: *mut Connection, len: *mut usize) -> *const u8 {
     let payload = unsafe { conn(c) }.control_payload();
     unsafe { write_len(len, payload.len()) };
     payload.as_ptr()
-}
-
-/// The peer's close code: 0 before its close, 1005 if it sent none.
-#[no_mangle]
-pub unsafe extern "C" fn uws_close_code(c: *mut Connection) -> u16 {
-    unsafe { conn(c) }.close_code().map_or(0, |code| code.0)
-}
-
-/// The peer's close reason (UTF-8).
-#[no_mangle]
-pub unsafe extern "C" fn uws_close_reason(c: *mut Connection, len: *mut usize) -> *const u8 {
-    let reason = unsafe { conn(c) }.close_reason();
-    unsafe { write_len(len, reason.len()) };
-    reason.as_ptr()
-}
-
-/// What failed the connection, as text (not NUL-terminated), or NULL.
-#[no_mangle]
-pub unsafe extern "C" fn uws_error_message(c: *mut Connection, len: *mut usize) -> *const u8 {
-    let message = unsafe { conn(c) }.error().map_or("", |e| e.message());
-    unsafe { write_len(len, message.len()) };
-    message.as_ptr()
 }
 
 /// One of the `UWS_STATE_*` values.
@@ -420,8 +385,8 @@ pub unsafe extern "C" fn uws_end_reason(c: *mut Connection, out: *mut u8) -> usi
 
 /// Write the header of the next frame into `out` (UWS_MAX_HEADER bytes)
 /// and the masking key into `key` (4 bytes; the payload must be masked with
-/// it when the key is used, i.e. in the client role — `uws_mask` with a
-/// zero key is a no-op in the server role). Returns the header length or
+/// it when the key is used, i.e. in the client role; the server role's key
+/// is zero, and masking with it a no-op). Returns the header length or
 /// a `UWS_TX_*` error.
 fn write_header(
     result: Result<frame::FrameHeader, SendError>,
@@ -598,18 +563,6 @@ pub unsafe extern "C" fn uws_close_payload(code: u16, reason: *const u8, reason_
     }
 }
 
-/// Mask (or unmask) `len` bytes in place with `key`, `offset` bytes into the
-/// payload.
-#[no_mangle]
-pub unsafe extern "C" fn uws_mask(buf: *mut u8, len: usize, key: *const u8, offset: usize) {
-    let k = unsafe { bytes(key, 4) };
-    if let [a, b, c, d] = *k {
-        if [a, b, c, d] != [0; 4] {
-            frame::apply_mask(unsafe { bytes_mut(buf, len) }, [a, b, c, d], offset);
-        }
-    }
-}
-
 /// Copy `len` bytes from `src` to `dst` masked with `key`.
 #[no_mangle]
 pub unsafe extern "C" fn uws_mask_copy(dst: *mut u8, src: *const u8, len: usize, key: *const u8, offset: usize) {
@@ -666,6 +619,8 @@ pub struct uws_span {
 
 impl uws_span {
     /// The span of `part`, a sub-slice of `whole`.
+    // Out of line: the URL and handshake results fill several spans each.
+    #[inline(never)]
     fn of(whole: &[u8], part: &[u8]) -> uws_span {
         let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
         if start > whole.len() || part.len() > whole.len() - start {
@@ -853,36 +808,22 @@ pub unsafe extern "C" fn uws_client_response(
     subprotocols_len: usize,
     result: *mut uws_handshake,
 ) -> bool {
-    let head = unsafe { bytes(head, len) };
-    let offered = unsafe { bytes(subprotocols, subprotocols_len) };
-    let result = unsafe { &mut *result };
-    *result = uws_handshake {
-        status: 0,
-        protocol: uws_span::default(),
-        message: core::ptr::null(),
-        message_len: 0,
-        response_len: 0,
-    };
-    let Ok(key) = <&[u8; UWS_KEY_LEN]>::try_from(unsafe { bytes(key, UWS_KEY_LEN) }) else {
-        return false;
-    };
-    let response = match handshake::parse_response(head) {
-        Ok(r) => r,
-        Err(e) => {
-            result.fail(0, e);
-            return false;
-        }
-    };
-    result.status = response.status;
-    match handshake::validate_response(&response, key, offered) {
-        Ok(protocol) => {
-            result.protocol = protocol.map_or(uws_span::default(), |p| uws_span::of(head, p));
-            true
-        }
-        Err(e) => {
-            result.fail(response.status, e);
-            false
-        }
+    // The same check as with an offer of compression, offering none: one
+    // copy of the code for both.
+    let mut params = core::mem::MaybeUninit::<DeflateParams>::uninit();
+    let mut agreed = false;
+    unsafe {
+        uws_client_response_deflate(
+            head,
+            len,
+            key,
+            subprotocols,
+            subprotocols_len,
+            core::ptr::null(),
+            result,
+            params.as_mut_ptr(),
+            &mut agreed,
+        )
     }
 }
 
@@ -1008,15 +949,6 @@ pub unsafe extern "C" fn uws_basic_auth(
     url::basic_auth(user, password, unsafe { bytes_mut(out, out_cap) }).unwrap_or(0)
 }
 
-/// The reason phrase for an HTTP status (empty for an uncommon one): its
-/// bytes (not NUL-terminated) and their count in `*len`.
-#[no_mangle]
-pub extern "C" fn uws_http_reason(status: u16, len: *mut usize) -> *const u8 {
-    let phrase = http_head::reason_phrase(status);
-    unsafe { write_len(len, phrase.len()) };
-    phrase.as_ptr()
-}
-
 /// `uws_http_*` results other than a length.
 pub const UWS_HTTP_INVALID: isize = -1;
 
@@ -1084,23 +1016,6 @@ pub unsafe extern "C" fn uws_http_response(
 ) -> isize {
     let (content_type, extra) = unsafe { (bytes(content_type, content_type_len), bytes(extra, extra_len)) };
     http_result(http_head::write_response(unsafe { bytes_mut(out, out_cap) }, status, content_type, extra, body_len))
-}
-
-/// Write a complete plain-text refusal (status line, Content-Type:
-/// text/plain, `extra` lines, Content-Length, Connection: close, blank
-/// line, `message` as the body) into `out`. Results as uws_http_response.
-#[no_mangle]
-pub unsafe extern "C" fn uws_http_refusal(
-    status: u16,
-    extra: *const u8,
-    extra_len: usize,
-    message: *const u8,
-    message_len: usize,
-    out: *mut u8,
-    out_cap: usize,
-) -> isize {
-    let (extra, message) = unsafe { (bytes(extra, extra_len), bytes(message, message_len)) };
-    http_result(http_head::write_refusal(unsafe { bytes_mut(out, out_cap) }, status, extra, message))
 }
 
 /// A request or response head being read (embed it; no heap).
@@ -1597,9 +1512,6 @@ mod logic_tests {
         let mut line = [0u8; 32];
         assert_eq!(unsafe { uws_http_header_line(b"X".as_ptr(), 1, b"a\nb".as_ptr(), 3, line.as_mut_ptr(), 32) }, UWS_HTTP_INVALID);
         assert!(!unsafe { uws_http_list_item_ok(b"a b".as_ptr(), 3) });
-        let mut len = 0;
-        let p = uws_http_reason(431, &mut len);
-        assert_eq!(unsafe { core::slice::from_raw_parts(p, len) }, b"Request Header Fields Too Large");
     }
 
     #[test]
@@ -1650,7 +1562,7 @@ mod logic_tests {
 // extension is offered or accepted).
 //
 // Memory: one block per direction per connection, from the host's heap,
-// each `*_size(window_bits)` bytes aligned to `*_align()`: the
+// each `*_size(window_bits)` bytes, 8-byte aligned: the
 // decompressor `uws_inflater` (state and window) and the compressor
 // `uws_deflater` (state, ring, hash table, tokens). With no context
 // takeover in a direction (uws_deflate_params), that block is needed only
@@ -1685,7 +1597,7 @@ mod logic_tests {
 //   uws_rx_filled) into the core, and inflated from there: it never
 //   touches the host's buffer, which receives only inflated bytes.
 //   With no context takeover, after UWS_EV_TEXT/BINARY of a compressed
-//   message (uws_rx_was_compressed) the inflater block may be freed.
+//   message the inflater block may be freed.
 //
 // Sending a message compressed (data in one piece or several):
 //   for each piece: r = uws_deflate(d, piece, piece_len, out, out_cap,
@@ -1695,8 +1607,8 @@ mod logic_tests {
 //   (RSV1 on the first frame only, then Continuation frames), write hdr,
 //   mask out[..n] with key (client), write; when r == 1 (done) send the rest
 //   with fin = true (possibly an empty frame). A message that fits `out`
-//   goes as one frame with fin = true. With no context takeover, call
-//   uws_deflater_reset(d) after the message (or free the block).
+//   goes as one frame with fin = true. With no context takeover, free the block after the
+//   message (or uws_deflater_init it again).
 //   Small messages may be sent uncompressed with uws_tx_data_header as
 //   before (RSV1 clear): the receiver then takes them as they are.
 
@@ -1858,6 +1770,8 @@ unsafe fn window_of(params: *const DeflateParams, keeps_context: *mut bool, dire
     bits
 }
 
+const _: () = assert!(core::mem::align_of::<InflateState>() <= 8 && core::mem::align_of::<DeflateState>() <= 8);
+
 /// Window bits and context takeover of what this side sends.
 #[no_mangle]
 pub unsafe extern "C" fn uws_deflate_tx_bits(params: *const DeflateParams, server: bool, keeps_context: *mut bool) -> u8 {
@@ -1884,12 +1798,6 @@ pub unsafe extern "C" fn uws_conn_set_deflate(c: *mut Connection, params: *const
 #[no_mangle]
 pub extern "C" fn uws_inflater_size(window_bits: u8) -> usize {
     core::mem::size_of::<InflateState>() + inflate::window_size(window_bits)
-}
-
-/// Alignment a decompressor's block needs.
-#[no_mangle]
-pub extern "C" fn uws_inflater_align() -> usize {
-    core::mem::align_of::<InflateState>()
 }
 
 /// Initialise a decompressor in `mem` (`uws_inflater_size(window_bits)`
@@ -1925,12 +1833,6 @@ pub unsafe extern "C" fn uws_rx_needs_inflate(c: *mut Connection) -> bool {
     unsafe { conn(c) }.needs_inflate()
 }
 
-/// Whether the message being received (or the last one) is compressed.
-#[no_mangle]
-pub unsafe extern "C" fn uws_rx_was_compressed(c: *mut Connection) -> bool {
-    unsafe { conn(c) }.rx_compressed()
-}
-
 /// Inflate into `out` (`cap` bytes); `*produced` gets the count. Returns a
 /// receive event as `uws_rx_filled` does: UWS_EV_TEXT/BINARY when the
 /// message is complete, UWS_EV_CONTINUE otherwise, or a negated close code.
@@ -1963,31 +1865,16 @@ pub extern "C" fn uws_deflater_size(window_bits: u8) -> usize {
     core::mem::size_of::<DeflateState>() + deflate::work_len(window_bits)
 }
 
-/// Alignment a compressor's block needs.
-#[no_mangle]
-pub extern "C" fn uws_deflater_align() -> usize {
-    core::mem::align_of::<DeflateState>().max(deflate::WORK_ALIGN)
-}
-
 /// Initialise a compressor in `mem` (`uws_deflater_size(window_bits)`
 /// bytes): matches stay within 2^window_bits bytes.
 #[no_mangle]
 pub unsafe extern "C" fn uws_deflater_init(mem: *mut DeflateState, window_bits: u8) -> bool {
-    if mem.is_null() || (mem as usize) % uws_deflater_align() != 0 {
+    if mem.is_null() || (mem as usize) % core::mem::align_of::<DeflateState>() != 0 {
         return false;
     }
     // SAFETY: checked non-null and aligned; the host gives the size above.
     unsafe { mem.write(DeflateState::new(window_bits)) };
     true
-}
-
-/// Forget the history between messages (no context takeover).
-#[no_mangle]
-pub unsafe extern "C" fn uws_deflater_reset(mem: *mut DeflateState) {
-    if !mem.is_null() {
-        // SAFETY: the host's initialised compressor.
-        unsafe { &mut *mem }.reset_history();
-    }
 }
 
 /// Compress the next `len` bytes of a message into `out` (`cap` bytes);

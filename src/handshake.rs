@@ -153,11 +153,8 @@ struct Headers<'b>(heapless::Vec<(&'b str, &'b [u8]), MAX_HEADERS>);
 impl<'b> Headers<'b> {
 
     /// Values of every field called `name`, in order; names are case-insensitive (RFC 7230 §3.2).
-    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
-        self.0
-            .iter()
-            .filter(move |(field, _)| field.eq_ignore_ascii_case(name))
-            .map(|&(_, value)| value)
+    fn values<'s>(&'s self, name: &'s str) -> Values<'s, 'b> {
+        Values { fields: &self.0, name }
     }
 
     /// The value of the field called `name`, if it appears exactly once.
@@ -176,6 +173,28 @@ impl<'b> Headers<'b> {
         self.values(name)
             .flat_map(list_items)
             .any(|item| item.eq_ignore_ascii_case(token))
+    }
+}
+
+/// What [`Headers::values`] has not looked at yet; one out-of-line `next`
+/// serves every field the handshake reads.
+struct Values<'s, 'b> {
+    fields: &'s [(&'b str, &'b [u8])],
+    name: &'s str,
+}
+
+impl<'b> Iterator for Values<'_, 'b> {
+    type Item = &'b [u8];
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'b [u8]> {
+        while let [(field, value), rest @ ..] = self.fields {
+            self.fields = rest;
+            if field.eq_ignore_ascii_case(self.name) {
+                return Some(value);
+            }
+        }
+        None
     }
 }
 
@@ -584,10 +603,31 @@ pub fn validate_response_with_deflate<'b>(
 
 /// Elements of a comma-separated list (RFC 7230 §7 `#rule`): trimmed of spaces and tabs,
 /// empty elements skipped.
-fn list_items(list: &[u8]) -> impl Iterator<Item = &[u8]> {
-    list.split(|&b| b == b',')
-        .map(trim_ows)
-        .filter(|item| !item.is_empty())
+fn list_items(list: &[u8]) -> ListItems<'_> {
+    ListItems(list)
+}
+
+/// The rest of a list for [`list_items`]; one out-of-line `next` serves
+/// every list the handshake reads.
+struct ListItems<'a>(&'a [u8]);
+
+impl<'a> Iterator for ListItems<'a> {
+    type Item = &'a [u8];
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        // Empty elements are skipped, so an empty rest is the end.
+        while !self.0.is_empty() {
+            let end = self.0.iter().position(|&b| b == b',').unwrap_or(self.0.len());
+            let (item, rest) = self.0.split_at_checked(end)?;
+            self.0 = rest.get(1..).unwrap_or(&[]);
+            let item = trim_ows(item);
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+        None
+    }
 }
 
 use http::trim_ows;
@@ -604,6 +644,9 @@ impl<'o> Writer<'o> {
         Self { out, len: 0 }
     }
 
+    // `put`, `put_field` and `header` stay out of line: a head is written with dozens of
+    // calls, each an inlined copy otherwise; it is written once per connection.
+    #[inline(never)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), ()> {
         let end = self.len.checked_add(bytes.len()).ok_or(())?;
         self.out
@@ -617,6 +660,7 @@ impl<'o> Writer<'o> {
     /// Put caller-supplied bytes, refusing control characters: CR or LF would end the line
     /// (or the head) early, and a field value is only VCHAR, obs-text, SP and HTAB
     /// (RFC 7230 §3.2).
+    #[inline(never)]
     fn put_field(&mut self, bytes: &[u8]) -> Result<(), ()> {
         if bytes.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
             return Err(());
@@ -625,6 +669,7 @@ impl<'o> Writer<'o> {
     }
 
     /// Put a `"Name: value\r\n"` line.
+    #[inline(never)]
     fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), ()> {
         self.put(name)?;
         self.put(b": ")?;
@@ -633,21 +678,10 @@ impl<'o> Writer<'o> {
     }
 
     /// Put `n` in decimal without leading zeros.
+    #[inline]
     fn put_decimal(&mut self, n: u16) -> Result<(), ()> {
-        let mut digits = [b'0'; 5];
-        let mut rest = n;
-        for digit in digits.iter_mut().rev() {
-            *digit = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        let mut significant = &digits[..];
-        while let [b'0', tail @ ..] = significant {
-            if tail.is_empty() {
-                break;
-            }
-            significant = tail;
-        }
-        self.put(significant)
+        let mut digits = [0u8; 20];
+        self.put(http::decimal(usize::from(n), &mut digits))
     }
 
     /// Put the caller's extra header lines and the blank line ending the head; the total length.

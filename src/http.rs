@@ -50,13 +50,36 @@ pub struct ResponseHead<'b> {
 
 /// `tchar` (RFC 9110 §5.6.2).
 pub const fn is_tchar(b: u8) -> bool {
-    matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
-        || b.is_ascii_alphanumeric()
+    // One bit per ASCII byte: `!#$%&'*+-.^_`|~`, digits and letters (a
+    // table is smaller than the comparisons).
+    const TCHAR: [u32; 4] = {
+        let mut set = [0u32; 4];
+        let mut c = 0;
+        while c < 128 {
+            let b = c as u8;
+            if matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+                || b.is_ascii_alphanumeric()
+            {
+                set[c / 32] |= 1 << (c % 32);
+            }
+            c += 1;
+        }
+        set
+    };
+    b < 128 && TCHAR[(b / 32) as usize] >> (b % 32) & 1 != 0
 }
 
 /// A field-value byte (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB.
 const fn is_field_byte(b: u8) -> bool {
     b == b'\t' || (b >= b' ' && b != 0x7F)
+}
+
+/// Whether `name: value` is a field line that cannot break a head: the
+/// name a token (RFC 9110 §5.1), the value VCHAR, obs-text, SP and HTAB
+/// (§5.5). One out-of-line check for the parser and both writers.
+#[inline(never)]
+fn is_field(name: &[u8], value: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&b| is_tchar(b)) && value.iter().all(|&b| is_field_byte(b))
 }
 
 /// `bytes` without leading and trailing SP and HTAB (RFC 9110 §5.6.3).
@@ -116,7 +139,7 @@ fn split_head(buf: &[u8]) -> Result<(&[u8], Fields<'_>), HeadError> {
         let colon = line.iter().position(|&b| b == b':').ok_or(HeadError::Malformed)?;
         let (name, value) = line.split_at_checked(colon).ok_or(HeadError::Malformed)?;
         let value = value.get(1..).unwrap_or(&[]);
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) || !value.iter().all(|&b| is_field_byte(b)) {
+        if !is_field(name, value) {
             return Err(HeadError::Malformed);
         }
         fields
@@ -161,28 +184,29 @@ pub fn parse_response_head(buf: &[u8]) -> Result<ResponseHead<'_>, HeadError> {
     Ok(ResponseHead { minor_version, status: a * 100 + b * 10 + c, reason, fields })
 }
 
-/// The reason phrase for the statuses a device commonly answers with (RFC
-/// 9110 §15, RFC 6585 §5); empty for the rest (RFC 9112 §4 allows it).
-pub const fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
+/// The statuses a device commonly answers with (RFC 9110 §15, RFC 6585 §5)
+/// and their reason phrases, the n-th phrase after the n-th newline of
+/// `REASONS`: one string and a table of codes take less flash than a
+/// `match` of string slices.
+const STATUSES: [u16; 16] = [101, 200, 201, 204, 301, 302, 304, 400, 401, 403, 404, 405, 426, 431, 500, 503];
+const REASONS: &[u8] = b"Switching Protocols\nOK\nCreated\nNo Content\nMoved Permanently\nFound\nNot Modified\n\
+Bad Request\nUnauthorized\nForbidden\nNot Found\nMethod Not Allowed\nUpgrade Required\n\
+Request Header Fields Too Large\nInternal Server Error\nService Unavailable\n";
+
+/// The reason phrase for `status`: one of the statuses above, empty for
+/// the rest (RFC 9112 §4 allows it).
+pub fn reason_phrase(status: u16) -> &'static str {
+    let mut rest = REASONS;
+    for &s in STATUSES.iter() {
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let (phrase, after) = rest.split_at(end);
+        if s == status {
+            // ASCII, so always UTF-8; the check costs less than an unsafe block.
+            return core::str::from_utf8(phrase).unwrap_or("");
+        }
+        rest = after.get(1..).unwrap_or(&[]);
     }
+    ""
 }
 
 /// Where a head being read stands.
@@ -302,7 +326,7 @@ pub fn is_list_item(item: &[u8]) -> bool {
 /// `Err(Invalid)` for a bad field or `Err(NoRoom(n))` when `out` is shorter
 /// than the `n` bytes needed.
 pub fn header_line(name: &[u8], value: &[u8], out: &mut [u8]) -> Result<usize, WriteError> {
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) || !value.iter().all(|&b| is_field_byte(b)) {
+    if !is_field(name, value) {
         return Err(WriteError::Invalid);
     }
     let mut w = Writer::new(out);
@@ -326,7 +350,7 @@ pub fn is_header_lines(mut lines: &[u8]) -> bool {
         };
         let (name, value) = line.split_at(colon.min(line.len()));
         let value = value.get(1..).unwrap_or(&[]);
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) || !value.iter().all(|&b| is_field_byte(b)) {
+        if !is_field(name, value) {
             return false;
         }
         lines = rest.get(2..).unwrap_or(&[]);
@@ -384,6 +408,24 @@ pub fn write_refusal(out: &mut [u8], status: u16, extra_lines: &[u8], message: &
     w.finish()
 }
 
+/// `n` in decimal without leading zeros: the end of `digits`. The one
+/// number formatter of the core (HTTP heads of both roles use it).
+#[inline(never)]
+pub(crate) fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    digits.get(start..).unwrap_or(&[])
+}
+
 /// Appends to a buffer, counting what would not fit so that the caller
 /// learns the size needed.
 struct Writer<'o> {
@@ -397,6 +439,9 @@ impl<'o> Writer<'o> {
         Writer { out, len: 0, needed: 0 }
     }
 
+    // Out of line: a head is written with a dozen calls, each an inlined
+    // copy otherwise.
+    #[inline(never)]
     fn put(&mut self, bytes: &[u8]) {
         let fits = self.len == self.needed;
         self.needed = self.needed.saturating_add(bytes.len());
@@ -413,20 +458,10 @@ impl<'o> Writer<'o> {
         }
     }
 
-    fn decimal(&mut self, mut n: usize) {
+    #[inline]
+    fn decimal(&mut self, n: usize) {
         let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            if let Some(d) = digits.get_mut(start) {
-                *d = b'0' + (n % 10) as u8;
-            }
-            n /= 10;
-            if n == 0 || start == 0 {
-                break;
-            }
-        }
-        self.put(digits.get(start..).unwrap_or(&[]));
+        self.put(decimal(n, &mut digits));
     }
 
     fn finish(self) -> Result<usize, WriteError> {

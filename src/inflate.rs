@@ -143,69 +143,7 @@ impl<const N: usize, const FAST: usize> Huffman<N, FAST> {
     /// code; zlib accepts it for both alphabets); an empty code decodes
     /// nothing.
     fn build(&mut self, lengths: &[u8]) -> Result<(), InflateError> {
-        self.counts = [0; MAX_CODE_BITS + 1];
-        for &len in lengths {
-            if let Some(c) = self.counts.get_mut(usize::from(len)) {
-                *c += 1;
-            }
-        }
-        self.counts[0] = 0;
-        // §3.2.2: over-subscribed or incomplete sets are not prefix codes.
-        let mut left: i32 = 1;
-        let mut max_len = 0;
-        for len in 1..=MAX_CODE_BITS {
-            left = (left << 1) - i32::from(self.counts[len]);
-            if left < 0 {
-                return Err(InflateError::CodeLengths);
-            }
-            if self.counts[len] != 0 {
-                max_len = len;
-            }
-        }
-        let used: u16 = self.counts.iter().sum();
-        if left > 0 && used != 0 && !(used == 1 && max_len == 1) {
-            return Err(InflateError::CodeLengths);
-        }
-        // Symbols sorted by code length, then by value (canonical order).
-        let mut offsets = [0u16; MAX_CODE_BITS + 2];
-        for len in 1..=MAX_CODE_BITS {
-            offsets[len + 1] = offsets[len] + self.counts[len];
-        }
-        for (symbol, &len) in lengths.iter().enumerate() {
-            if len == 0 {
-                continue;
-            }
-            if let Some(off) = offsets.get_mut(usize::from(len)) {
-                if let Some(slot) = self.symbols.get_mut(usize::from(*off)) {
-                    *slot = symbol as u16;
-                }
-                *off += 1;
-            }
-        }
-        // The fast table: each short code, bit-reversed (codes are sent
-        // first bit highest, §3.1.1), fills every entry it prefixes.
-        self.fast = [0; FAST];
-        let mut code: u32 = 0;
-        let mut index = 0usize;
-        for len in 1..=MAX_CODE_BITS as u32 {
-            for _ in 0..self.counts[len as usize] {
-                if len <= FAST_BITS && FAST > 1 {
-                    let symbol = self.symbols.get(index).copied().unwrap_or(0);
-                    let reversed = (code.reverse_bits() >> (32 - len)) as usize;
-                    let mut i = reversed;
-                    while i < FAST {
-                        if let Some(e) = self.fast.get_mut(i) {
-                            *e = symbol << 4 | len as u16;
-                        }
-                        i += 1 << len;
-                    }
-                }
-                code += 1;
-                index += 1;
-            }
-            code <<= 1;
-        }
-        Ok(())
+        build_code(&mut self.counts, &mut self.symbols, &mut self.fast, lengths)
     }
 
     /// Decode one symbol from the low `nbits` of `bits` without taking it:
@@ -242,6 +180,82 @@ impl<const N: usize, const FAST: usize> Huffman<N, FAST> {
         }
         Err(InflateError::InvalidSymbol)
     }
+}
+
+/// [`Huffman::build`] for every alphabet: one copy of the code rather than
+/// one per table size. Its loops run over code lengths, which index
+/// `counts`.
+#[inline(never)]
+#[allow(clippy::needless_range_loop)]
+fn build_code(
+    counts: &mut [u16; MAX_CODE_BITS + 1],
+    symbols: &mut [u16],
+    fast: &mut [u16],
+    lengths: &[u8],
+) -> Result<(), InflateError> {
+    *counts = [0; MAX_CODE_BITS + 1];
+    for &len in lengths {
+        if let Some(c) = counts.get_mut(usize::from(len)) {
+            *c += 1;
+        }
+    }
+    counts[0] = 0;
+    // §3.2.2: over-subscribed or incomplete sets are not prefix codes.
+    let mut left: i32 = 1;
+    let mut max_len = 0;
+    for len in 1..=MAX_CODE_BITS {
+        left = (left << 1) - i32::from(counts[len]);
+        if left < 0 {
+            return Err(InflateError::CodeLengths);
+        }
+        if counts[len] != 0 {
+            max_len = len;
+        }
+    }
+    let used: u16 = counts.iter().sum();
+    if left > 0 && used != 0 && !(used == 1 && max_len == 1) {
+        return Err(InflateError::CodeLengths);
+    }
+    // Symbols sorted by code length, then by value (canonical order).
+    let mut offsets = [0u16; MAX_CODE_BITS + 2];
+    for len in 1..=MAX_CODE_BITS {
+        offsets[len + 1] = offsets[len] + counts[len];
+    }
+    for (symbol, &len) in lengths.iter().enumerate() {
+        if len == 0 {
+            continue;
+        }
+        if let Some(off) = offsets.get_mut(usize::from(len)) {
+            if let Some(slot) = symbols.get_mut(usize::from(*off)) {
+                *slot = symbol as u16;
+            }
+            *off += 1;
+        }
+    }
+    // The fast table: each short code, bit-reversed (codes are sent
+    // first bit highest, §3.1.1), fills every entry it prefixes.
+    fast.fill(0);
+    let mut code: u32 = 0;
+    let mut index = 0usize;
+    for len in 1..=MAX_CODE_BITS as u32 {
+        for _ in 0..counts[len as usize] {
+            if len <= FAST_BITS && fast.len() > 1 {
+                let symbol = symbols.get(index).copied().unwrap_or(0);
+                let reversed = (code.reverse_bits() >> (32 - len)) as usize;
+                let mut i = reversed;
+                while i < fast.len() {
+                    if let Some(e) = fast.get_mut(i) {
+                        *e = symbol << 4 | len as u16;
+                    }
+                    i += 1 << len;
+                }
+            }
+            code += 1;
+            index += 1;
+        }
+        code <<= 1;
+    }
+    Ok(())
 }
 
 /// Where the decoder stands in the stream.

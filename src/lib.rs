@@ -59,6 +59,11 @@ pub use frame::{FrameHeader, OpCode};
 #[no_mangle]
 pub extern "C" fn rust_eh_personality() {}
 
+/// The ARM EABI's memory helpers, routed to the C library (see the module).
+#[cfg(all(not(test), target_arch = "arm", target_os = "none"))]
+#[allow(unsafe_code)]
+mod aeabi;
+
 /// The shipped panic handler. No panic is reachable in the release build:
 /// `tools/panic_check.sh` (run by `make test`) links the release staticlib
 /// with the `panic-never` feature, whose handler below names a symbol that

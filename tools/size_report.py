@@ -71,6 +71,11 @@ def crate_of(section):
     counted apart. Code inlined into another function counts where it
     landed."""
     symbol = section.split(".", 2)[-1]
+    # A legacy-mangled trait impl, `<crate::Type as Trait>::f`, belongs to
+    # the type's crate.
+    m = re.search(r"_ZN\d+_\$LT\$([A-Za-z_]\w*?)\.\.", symbol)
+    if m:
+        return m.group(1)
     m = re.search(r"_R\w*?C[s0-9A-Za-z]*?_(\d+)([A-Za-z_]\w*)", symbol) or re.search(r"_ZN(\d+)(\w+)", symbol)
     if m:
         return m.group(2)[:int(m.group(1))]

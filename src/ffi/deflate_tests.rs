@@ -13,7 +13,7 @@ fn block(size: usize) -> Vec<u128> {
 
 #[test]
 fn negotiate_compress_fragment_inflate() {
-    assert!(uws_inflater_align() <= 16 && uws_deflater_align() <= 16);
+    assert!(core::mem::align_of::<InflateState>() <= 16 && core::mem::align_of::<DeflateState>() <= 16);
     let server_opts = DeflateOptions { server_max_window_bits: 10, ..DeflateOptions::DEFAULT };
     let client_opts = DeflateOptions::DEFAULT;
 
@@ -127,7 +127,6 @@ fn negotiate_compress_fragment_inflate() {
         };
         assert!(ev >= 0, "{ev}");
         if ev == UWS_EV_TEXT {
-            assert!(unsafe { uws_rx_was_compressed(c) });
             got.push(core::mem::take(&mut message));
         }
     }
