@@ -1285,9 +1285,8 @@ static byte *uws_room_span(mp_obj_websocket_t *self, void *ctx, uint64_t *want) 
 static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t size) {
     uws_span_t span = { buf, size, 0 };
     for (;;) {
-        // What is read ahead first, in one call into the core (a whole
-        // small message in one step); a step of our own (a read) when that
-        // is used up.
+        // A whole small message read ahead is taken in one call into the
+        // core; anything else goes step by step.
         size_t n = 0;
         int32_t event = self->stream_closed ? UWS_EV_CONTINUE
             : uws_rx_ahead(CONN(self), span.buf + span.pos, span.size - span.pos, &n);

@@ -208,49 +208,20 @@ fn event_code(result: Result<Event, crate::ProtocolError>) -> i32 {
     }
 }
 
-/// Go on with what is already read ahead, without the transport: whole
-/// small messages in one step (`Connection::take_small_message`), else
-/// headers read ahead and payload copied into `dst` (`cap` bytes) and
-/// unmasked there, until an event other than `UWS_EV_CONTINUE`, `dst` is
-/// full, or a read is needed. `*written`: payload bytes put into `dst`.
-/// Returns the event; `UWS_EV_CONTINUE` when the host must take a step of
-/// its own (`uws_rx_want`: a read, or room for more payload). It gives what
-/// the host's own steps over `uws_rx_want`/`uws_rx_filled`/`uws_rx_data`
-/// give, in one call for the common case of small messages arriving
-/// several to a read.
+/// A whole small message already read ahead, taken in one step
+/// (`Connection::take_small_message`): its payload is unmasked into `dst`
+/// (`cap` bytes) and `*written` is its length. Returns `UWS_EV_TEXT` or
+/// `UWS_EV_BINARY`, or `UWS_EV_CONTINUE` (nothing taken, nothing changed)
+/// when the next thing is anything else: the host then takes its steps
+/// over `uws_rx_want`/`uws_rx_filled`/`uws_rx_data`, which give the same.
+/// For the common case of small messages arriving several to a read.
 #[no_mangle]
 pub unsafe extern "C" fn uws_rx_ahead(c: *mut Connection, dst: *mut u8, cap: usize, written: *mut usize) -> i32 {
-    let c = unsafe { conn(c) };
-    let out = unsafe { bytes_mut(dst, cap) };
-    let mut pos = 0;
-    let code = loop {
-        let room = out.get_mut(pos..).unwrap_or(&mut []);
-        if let Some((kind, n)) = c.take_small_message(room) {
-            pos += n;
-            break event_code(Ok(Event::Message(kind)));
-        }
-        let result = match c.want() {
-            Want::Internal(next) if next.is_empty() => c.filled(0),
-            Want::Buffered(ahead) => {
-                let n = ahead.len().min(room.len());
-                let (Some(to), Some(from)) = (room.get_mut(..n), ahead.get(..n)) else {
-                    break UWS_EV_CONTINUE;
-                };
-                if n == 0 {
-                    break UWS_EV_CONTINUE;
-                }
-                to.copy_from_slice(from);
-                pos += n;
-                c.data_received(to)
-            }
-            _ => break UWS_EV_CONTINUE,
-        };
-        match result {
-            Ok(Event::Continue) => continue,
-            other => break event_code(other),
-        }
+    let (code, n) = match unsafe { conn(c) }.take_small_message(unsafe { bytes_mut(dst, cap) }) {
+        Some((kind, n)) => (event_code(Ok(Event::Message(kind))), n),
+        None => (UWS_EV_CONTINUE, 0),
     };
-    unsafe { write_len(written, pos) };
+    unsafe { write_len(written, n) };
     code
 }
 
