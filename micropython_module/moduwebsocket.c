@@ -81,6 +81,10 @@
 #define MICROPY_PY_UWEBSOCKET_STACK_BUFFER (256)
 #endif
 #endif
+#if MICROPY_PY_UWEBSOCKET_STACK_BUFFER < 64
+// It holds a frame header (up to 14 bytes) and the payload after it.
+#error "uwebsocket: MICROPY_PY_UWEBSOCKET_STACK_BUFFER must be at least 64 bytes"
+#endif
 #define UWS_STACK_FRAME (MICROPY_PY_UWEBSOCKET_STACK_BUFFER)
 #if MICROPY_PY_UWEBSOCKET_DEFLATE
 #ifndef MICROPY_PY_UWEBSOCKET_DEFLATE_MIN_SIZE

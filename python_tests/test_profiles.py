@@ -22,12 +22,15 @@ PROFILES = {
     "no-compression": ["-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
     "server-without-compression": ["-DMICROPY_PY_UWEBSOCKET_CLIENT=0", "-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
     "client-without-compression": ["-DMICROPY_PY_UWEBSOCKET_SERVER=0", "-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
+    "smallest-stack-buffer": ["-DMICROPY_PY_UWEBSOCKET_STACK_BUFFER=64"],
 }
 REFUSED = {
     "http-without-server": (["-DMICROPY_PY_UWEBSOCKET_SERVER=0", "-DMICROPY_PY_UWEBSOCKET_HTTP=1"],
                             "MICROPY_PY_UWEBSOCKET_HTTP needs MICROPY_PY_UWEBSOCKET_SERVER"),
     "nothing": (["-DMICROPY_PY_UWEBSOCKET_SERVER=0", "-DMICROPY_PY_UWEBSOCKET_CLIENT=0"],
                 "build in MICROPY_PY_UWEBSOCKET_SERVER, MICROPY_PY_UWEBSOCKET_CLIENT or both"),
+    "stack-buffer-too-small": (["-DMICROPY_PY_UWEBSOCKET_STACK_BUFFER=16"],
+                               "MICROPY_PY_UWEBSOCKET_STACK_BUFFER must be at least 64 bytes"),
 }
 
 

@@ -21,3 +21,6 @@
 #define MICROPY_LONGINT_IMPL (MICROPY_LONGINT_IMPL_MPZ)
 #define MICROPY_PY_BUILTINS_MEMORYVIEW (1)
 #define MICROPY_PY_ARRAY_SLICE_ASSIGN (1)
+// The smallest stack buffer a send may use: frames over 50 bytes go out as
+// header and payload, a client's payload masked 64 bytes at a time.
+#define MICROPY_PY_UWEBSOCKET_STACK_BUFFER (64)
