@@ -426,25 +426,13 @@ static bool uws_wait(mp_obj_websocket_t *self, mp_obj_t stream, mp_uint_t flags,
 // blocking: what the stream takes now. *done counts the bytes written as
 // they go (so a caller knows how much went out when an exception
 // propagates). Returns true when all is written; false with *err set
-// otherwise (0: a non-blocking stream is full). `caught`: the caller runs
-// this inside its own nlr_push and clears busy there (uws_frame_write); a
-// native stream's write then goes without one of its own, as a native
-// stream reports its errors as codes and raises only what must propagate
-// anyway (MemoryError, an interrupt).
-static bool uws_push(mp_obj_websocket_t *self, mp_obj_t stream, const byte *buf, size_t len, bool wait, bool caught, size_t *done, int *err) {
+// otherwise (0: a non-blocking stream is full).
+static bool uws_push(mp_obj_websocket_t *self, mp_obj_t stream, const byte *buf, size_t len, bool wait, size_t *done, int *err) {
     *err = 0;
     mp_uint_t stalled_since = 0;
     bool stalled = false;
-    caught = caught && !mp_obj_is_instance_type(mp_obj_get_type(stream));
     while (len > 0) {
-        mp_uint_t n;
-        if (caught) {
-            uws_set_busy(self, true);
-            n = uws_checked_count(mp_get_stream(stream)->write(stream, buf, len, err), len, err);
-            uws_set_busy(self, false);
-        } else {
-            n = uws_io(self, stream, UWS_IO_WRITE, (byte *)buf, len, err);
-        }
+        mp_uint_t n = uws_io(self, stream, UWS_IO_WRITE, (byte *)buf, len, err);
         if (n == MP_STREAM_ERROR && !uws_would_block(*err)) {
             return false;
         }
@@ -478,7 +466,7 @@ static bool uws_push(mp_obj_websocket_t *self, mp_obj_t stream, const byte *buf,
 static void uws_write_all(mp_obj_t stream, const byte *buf, size_t len) {
     size_t done = 0;
     int err;
-    if (!uws_push(NULL, stream, buf, len, true, false, &done, &err)) {
+    if (!uws_push(NULL, stream, buf, len, true, &done, &err)) {
         mp_raise_OSError(err == UWS_EBADCOUNT ? MP_EIO : err);
     }
 }
@@ -759,7 +747,7 @@ static mp_int_t uws_conn_read(mp_obj_websocket_t *self, byte *buf, size_t len) {
 static size_t uws_write_some(mp_obj_websocket_t *self, const byte *buf, size_t len) {
     size_t done = 0;
     int err;
-    if (!uws_push(self, self->stream, buf, len, false, false, &done, &err) && err != 0) {
+    if (!uws_push(self, self->stream, buf, len, false, &done, &err) && err != 0) {
         uws_end_transport(self, uws_transport_kind(err), err);
     }
     return done;
@@ -797,8 +785,10 @@ typedef struct {
 // frame is out, the peer would read whatever follows as the rest of it, so
 // any failure fails the connection (1006). Non-blocking mode: what the
 // stream takes, the rest queued for flush(), in order. Two pieces
-// (`more`: the payload after its header, or NULL) go in one call, so a
-// frame costs one nlr_push however it is split.
+// (`more`: the payload after its header, or NULL) go in one call. Every
+// stream call is guarded on its own (uws_io): a native stream may raise
+// EAGAIN rather than return it (a non-blocking WebSocket over its queue
+// limit does), and that must be waited for like the code.
 static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t len);
 static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
     const byte *more, size_t more_len) {
@@ -813,8 +803,8 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
     bool ok = false;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        ok = uws_push(self, self->stream, buf, len, true, true, &out->sent, &err)
-            && (more_len == 0 || uws_push(self, self->stream, more, more_len, true, true, &out->sent, &err));
+        ok = uws_push(self, self->stream, buf, len, true, &out->sent, &err)
+            && (more_len == 0 || uws_push(self, self->stream, more, more_len, true, &out->sent, &err));
         nlr_pop();
     } else {
         uws_set_busy(self, false);

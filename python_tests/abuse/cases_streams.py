@@ -379,6 +379,24 @@ def case_write_fails_midway_nonblocking():
     closed_as(ws, 1006)
 
 
+def case_native_stream_raising_eagain_is_waited_for():
+    # A WebSocket over a non-blocking WebSocket that is over its queue
+    # limit: the inner send raises OSError(EAGAIN) from a native stream's
+    # write. Nothing of the outer frame is out, so the outer send waits and
+    # retries (as for a stream that returns EAGAIN) instead of failing.
+    inner, stream = ws_over(writes=["none"] * 4)
+    inner.setblocking(False)
+    inner.send(b"q" * 20000)
+    outer = uwebsocket.WebSocket(inner, True)
+    outer.send(b"hello")
+    eq(outer.closed, False, "outer closed")
+    inner.setblocking(True)
+    outer.send(b"again")
+    frames = parse(bytes(stream.out))
+    eq(frames[0], (True, OP_BINARY, b"q" * 20000), "the queued inner message")
+    eq([f[2] for f in frames[1:]], [b"\x82\x05hello", b"\x82\x05again"], "outer frames, one per inner message")
+
+
 def case_writes_all_prefix_of_frames():
     # After any failure the bytes out are whole frames plus at most one
     # unfinished frame at the end.
