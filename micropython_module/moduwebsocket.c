@@ -14,8 +14,11 @@
  * buffer is used after a call into Python that could free it; every wait
  * has a bound.
  */
+#if MICROPY_ENABLE_DYNRUNTIME
+// Built as a native .mpy: the runtime through the natmod's function table.
+#include "uws_dynruntime.h"
+#else
 #include <string.h>
-#include <math.h>
 
 #include "py/runtime.h"
 #include "py/stream.h"
@@ -24,11 +27,16 @@
 #include "py/mperrno.h"
 #include "py/mphal.h"
 #include "py/objexcept.h"
-#include "py/unicode.h"
+#endif
 
-#if defined(__unix__) || defined(__APPLE__)
+// The unix port (and macOS): waits sleep in poll(), random bytes come from
+// the system. A native .mpy links to no C library, so it does without.
+#if (defined(__unix__) || defined(__APPLE__)) && !MICROPY_ENABLE_DYNRUNTIME
+#define UWS_POSIX (1)
 #include <poll.h>
 #include <errno.h>
+#else
+#define UWS_POSIX (0)
 #endif
 
 #include "uwebsocket_core.h"
@@ -112,6 +120,27 @@
 // larger than the buffer it was given (no errno means that).
 #define UWS_EBADCOUNT (0x7ffe)
 
+// Tables of names. The built-in module keeps them in ROM. A native .mpy
+// learns its QSTRs' numbers when it is loaded, so it builds argument tables
+// on the stack and fills its dicts at import (mpy_init).
+#if MICROPY_ENABLE_DYNRUNTIME
+#define UWS_ARG_TABLE const mp_arg_t
+#define UWS_DYN_COUNT(key, value) +1
+#define UWS_DICT(name, LIST) \
+    static mp_map_elem_t name##_table[0 LIST(UWS_DYN_COUNT)]; \
+    static MP_DEFINE_CONST_DICT(name, name##_table);
+#define UWS_DYN_ENTRY(key, value) *entry++ = (mp_map_elem_t){ MP_OBJ_NEW_QSTR(key), MP_OBJ_FROM_PTR(value) };
+#define UWS_DICT_FILL(name, LIST) do { mp_map_elem_t *entry = name##_table; LIST(UWS_DYN_ENTRY) } while (0)
+#define UWS_OBJ_PTR(p) MP_OBJ_FROM_PTR(p)
+#define UWS_OBJ_QSTR(q) MP_OBJ_NEW_QSTR(q)
+#else
+#define UWS_ARG_TABLE static const mp_arg_t
+#define UWS_ROM_METHOD(key, value) { MP_ROM_QSTR(key), MP_ROM_PTR(value) },
+#define UWS_DICT(name, LIST) \
+    static const mp_rom_map_elem_t name##_table[] = { LIST(UWS_ROM_METHOD) }; \
+    static MP_DEFINE_CONST_DICT(name, name##_table);
+#endif
+
 /******************************************************************************/
 // Errors that are not ours to handle.
 
@@ -139,7 +168,7 @@ static inline bool uws_would_block(int err) {
 // Random bytes for the core, drawn before calling it (a Python exception
 // must never unwind through Rust frames).
 
-#if !defined(__unix__) && !defined(__APPLE__) && !defined(MICROPY_PY_RANDOM_SEED_INIT_FUNC)
+#if !UWS_POSIX && !defined(MICROPY_PY_RANDOM_SEED_INIT_FUNC)
 // Entropy from Python: os.urandom (the hardware RNG where the port has
 // one), else random.getrandbits. It allocates and runs Python code.
 static void uws_python_random(byte *pool, size_t len) {
@@ -186,7 +215,7 @@ static inline void uws_random_seed(void) {
 // the port's random module (esp32, rp2, stm32, nrf...), else a seed drawn
 // once from Python and stretched by the core.
 static void uws_fill_random(byte *pool, size_t len) {
-    #if defined(__unix__) || defined(__APPLE__)
+    #if UWS_POSIX
     mp_hal_get_random(len, pool);
     #elif defined(MICROPY_PY_RANDOM_SEED_INIT_FUNC)
     for (size_t i = 0; i < len; i += 4) {
@@ -208,16 +237,18 @@ static void uws_fill_random(byte *pool, size_t len) {
 // keeps the entropy source's cost (a system call on unix, a call into
 // Python elsewhere) off all but one frame in sixteen.
 static void uws_random(uint8_t *buf, size_t len) {
+    // Zero-initialised (a native .mpy has no initialised data): the pool
+    // starts empty.
     static byte pool[64];
-    static size_t pool_used = sizeof(pool);
+    static size_t pool_left;
     while (len > 0) {
-        if (pool_used == sizeof(pool)) {
+        if (pool_left == 0) {
             uws_fill_random(pool, sizeof(pool));
-            pool_used = 0;
+            pool_left = sizeof(pool);
         }
-        size_t n = MIN(len, sizeof(pool) - pool_used);
-        memcpy(buf, pool + pool_used, n);
-        pool_used += n;
+        size_t n = MIN(len, pool_left);
+        memcpy(buf, pool + sizeof(pool) - pool_left, n);
+        pool_left -= n;
         buf += n;
         len -= n;
     }
@@ -243,6 +274,13 @@ static void uws_exception_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     mp_obj_exception_attr(self_in, attr, dest);
 }
 
+#if MICROPY_ENABLE_DYNRUNTIME
+// A native .mpy makes its types at import (mpy_init).
+static mp_obj_full_type_t uws_dyn_ConnectionClosed;
+static mp_obj_full_type_t uws_dyn_HandshakeError;
+#define uws_type_ConnectionClosed (*(mp_obj_type_t *)&uws_dyn_ConnectionClosed)
+#define uws_type_HandshakeError (*(mp_obj_type_t *)&uws_dyn_HandshakeError)
+#else
 static MP_DEFINE_CONST_OBJ_TYPE(
     uws_type_ConnectionClosed, MP_QSTR_ConnectionClosed, MP_TYPE_FLAG_NONE,
     make_new, mp_obj_exception_make_new,
@@ -258,6 +296,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     attr, uws_exception_attr,
     parent, &mp_type_Exception
     );
+#endif
 
 // Text that may not be UTF-8 (a peer's status line): a str with every
 // byte that breaks UTF-8 replaced by '?', so an error message never fails.
@@ -387,7 +426,7 @@ static bool uws_wait(mp_obj_websocket_t *self, mp_obj_t stream, mp_uint_t flags,
     mp_uint_t start = mp_hal_ticks_ms();
     mp_uint_t step = 1;
     int err;
-    #if defined(__unix__) || defined(__APPLE__)
+    #if UWS_POSIX
     mp_uint_t fd = uws_ioctl(self, stream, MP_STREAM_GET_FILENO, 0, &err);
     #endif
     for (;;) {
@@ -401,7 +440,7 @@ static bool uws_wait(mp_obj_websocket_t *self, mp_obj_t stream, mp_uint_t flags,
             return false;
         }
         mp_uint_t left = timeout_ms - waited;
-        #if defined(__unix__) || defined(__APPLE__)
+        #if UWS_POSIX
         if (fd != MP_STREAM_ERROR && fd <= 0x7fffffff) {
             // Sleep in the kernel until the socket is ready; the stream's
             // own poll above still decides (TLS may hold decrypted bytes).
@@ -597,7 +636,12 @@ static mp_obj_websocket_t *uws_enter(mp_obj_t self_in) {
     return self;
 }
 
+#if MICROPY_ENABLE_DYNRUNTIME
+static mp_obj_full_type_t uws_dyn_WebSocket;
+#define uws_type_WebSocket (*(mp_obj_type_t *)&uws_dyn_WebSocket)
+#else
 static const mp_obj_type_t uws_type_WebSocket;
+#endif
 static void uws_set_nodelay(mp_obj_t stream);
 static mp_obj_t uws_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args);
 
@@ -1767,7 +1811,7 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
 // send() calls (of the same type) until one with fin=True.
 static mp_obj_t uws_send(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_data, ARG_fin };
-    static const mp_arg_t allowed_args[] = {
+    UWS_ARG_TABLE allowed_args[] = {
         { MP_QSTR_data, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_fin, MP_ARG_BOOL, {.u_bool = true} },
     };
@@ -1877,7 +1921,7 @@ static void uws_close_with(mp_obj_websocket_t *self, uint16_t code, const byte *
 // wait=True in non-blocking mode keeps the stream open for the answer.
 static mp_obj_t uws_close(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_code, ARG_reason, ARG_wait };
-    static const mp_arg_t allowed_args[] = {
+    UWS_ARG_TABLE allowed_args[] = {
         { MP_QSTR_code, MP_ARG_INT, {.u_int = 1000} },
         { MP_QSTR_reason, MP_ARG_OBJ, {.u_obj = mp_const_empty_bytes} },
         { MP_QSTR_wait, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -1962,37 +2006,26 @@ static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         return;
     }
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
-    switch (attr) {
-        case MP_QSTR_path:
-        case MP_QSTR_headers:
-        case MP_QSTR_subprotocol:
-            dest[0] = self->handshake == mp_const_none ? mp_const_none
-                : mp_obj_subscr(self->handshake, MP_OBJ_NEW_SMALL_INT(attr == MP_QSTR_path ? 0 : attr == MP_QSTR_headers ? 1 : 2), MP_OBJ_SENTINEL);
-            return;
-        case MP_QSTR_more:
-            dest[0] = mp_obj_new_bool(self->more);
-            return;
-        case MP_QSTR_text:
-            dest[0] = mp_obj_new_bool(uws_rx_is_text(CONN(self)));
-            return;
-        case MP_QSTR_closed:
-            dest[0] = mp_obj_new_bool(uws_ended(self));
-            return;
-        case MP_QSTR_close_code:
-            dest[0] = uws_close_code_obj(self);
-            return;
-        case MP_QSTR_close_reason:
-            dest[0] = uws_close_reason_obj(self);
-            return;
-        case MP_QSTR_stream:
-            dest[0] = self->stream;
-            return;
-        case MP_QSTR_compression:
-            dest[0] = uws_compression_obj(self);
-            return;
-        default:
-            // Methods come from the locals dict.
-            dest[1] = MP_OBJ_SENTINEL;
+    if (attr == MP_QSTR_path || attr == MP_QSTR_headers || attr == MP_QSTR_subprotocol) {
+        dest[0] = self->handshake == mp_const_none ? mp_const_none
+            : mp_obj_subscr(self->handshake, MP_OBJ_NEW_SMALL_INT(attr == MP_QSTR_path ? 0 : attr == MP_QSTR_headers ? 1 : 2), MP_OBJ_SENTINEL);
+    } else if (attr == MP_QSTR_more) {
+        dest[0] = mp_obj_new_bool(self->more);
+    } else if (attr == MP_QSTR_text) {
+        dest[0] = mp_obj_new_bool(uws_rx_is_text(CONN(self)));
+    } else if (attr == MP_QSTR_closed) {
+        dest[0] = mp_obj_new_bool(uws_ended(self));
+    } else if (attr == MP_QSTR_close_code) {
+        dest[0] = uws_close_code_obj(self);
+    } else if (attr == MP_QSTR_close_reason) {
+        dest[0] = uws_close_reason_obj(self);
+    } else if (attr == MP_QSTR_stream) {
+        dest[0] = self->stream;
+    } else if (attr == MP_QSTR_compression) {
+        dest[0] = uws_compression_obj(self);
+    } else {
+        // Methods come from the locals dict.
+        dest[1] = MP_OBJ_SENTINEL;
     }
 }
 
@@ -2106,7 +2139,7 @@ static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t
 static mp_obj_t uws_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
     (void)type;
     enum { ARG_stream, ARG_server_side, ARG_max_size, ARG_compression };
-    static const mp_arg_t allowed_args[] = {
+    UWS_ARG_TABLE allowed_args[] = {
         { MP_QSTR_stream, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_server_side, MP_ARG_BOOL, {.u_bool = true} },
         { MP_QSTR_max_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_SIZE} },
@@ -2130,25 +2163,29 @@ static mp_obj_t uws_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_
     return MP_OBJ_FROM_PTR(ws);
 }
 
-static const mp_rom_map_elem_t uws_websocket_locals_dict_table[] = {
-    { MP_ROM_QSTR(MP_QSTR_recv), MP_ROM_PTR(&uws_recv_obj) },
-    { MP_ROM_QSTR(MP_QSTR_recv_into), MP_ROM_PTR(&uws_recv_into_obj) },
-    { MP_ROM_QSTR(MP_QSTR_send), MP_ROM_PTR(&uws_send_obj) },
-    { MP_ROM_QSTR(MP_QSTR_ping), MP_ROM_PTR(&uws_ping_obj) },
-    #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
-    { MP_ROM_QSTR(MP_QSTR_keepalive), MP_ROM_PTR(&uws_keepalive_obj) },
-    #endif
-    { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&uws_close_obj) },
-    { MP_ROM_QSTR(MP_QSTR_setblocking), MP_ROM_PTR(&uws_setblocking_obj) },
-    { MP_ROM_QSTR(MP_QSTR_flush), MP_ROM_PTR(&uws_flush_obj) },
-    { MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&mp_identity_obj) },
-    { MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&uws_exit_obj) },
-    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&uws_del_obj) },
-    { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&mp_stream_read_obj) },
-    { MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&mp_stream_readinto_obj) },
-    { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&mp_stream_write_obj) },
-};
-static MP_DEFINE_CONST_DICT(uws_websocket_locals_dict, uws_websocket_locals_dict_table);
+#if MICROPY_PY_UWEBSOCKET_KEEPALIVE
+#define UWS_IF_KEEPALIVE(entry) entry
+#else
+#define UWS_IF_KEEPALIVE(entry)
+#endif
+
+// The WebSocket's methods.
+#define UWS_WEBSOCKET_LOCALS(X) \
+    X(MP_QSTR_recv, &uws_recv_obj) \
+    X(MP_QSTR_recv_into, &uws_recv_into_obj) \
+    X(MP_QSTR_send, &uws_send_obj) \
+    X(MP_QSTR_ping, &uws_ping_obj) \
+    UWS_IF_KEEPALIVE(X(MP_QSTR_keepalive, &uws_keepalive_obj)) \
+    X(MP_QSTR_close, &uws_close_obj) \
+    X(MP_QSTR_setblocking, &uws_setblocking_obj) \
+    X(MP_QSTR_flush, &uws_flush_obj) \
+    X(MP_QSTR___enter__, &mp_identity_obj) \
+    X(MP_QSTR___exit__, &uws_exit_obj) \
+    X(MP_QSTR___del__, &uws_del_obj) \
+    X(MP_QSTR_read, &mp_stream_read_obj) \
+    X(MP_QSTR_readinto, &mp_stream_readinto_obj) \
+    X(MP_QSTR_write, &mp_stream_write_obj)
+UWS_DICT(uws_websocket_locals, UWS_WEBSOCKET_LOCALS)
 
 static const mp_stream_p_t uws_stream_p = {
     .read = uws_stream_read,
@@ -2156,13 +2193,15 @@ static const mp_stream_p_t uws_stream_p = {
     .ioctl = uws_stream_ioctl,
 };
 
+#if !MICROPY_ENABLE_DYNRUNTIME
 static MP_DEFINE_CONST_OBJ_TYPE(
     uws_type_WebSocket, MP_QSTR_WebSocket, MP_TYPE_FLAG_ITER_IS_STREAM,
     make_new, uws_make_new,
     attr, uws_attr,
     protocol, &uws_stream_p,
-    locals_dict, &uws_websocket_locals_dict
+    locals_dict, &uws_websocket_locals
     );
+#endif
 
 /******************************************************************************/
 // The opening handshake (§4): the core validates and writes; this part reads
@@ -2327,22 +2366,16 @@ static void uws_request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         return;
     }
     mp_obj_uws_request_t *self = MP_OBJ_TO_PTR(self_in);
-    switch (attr) {
-        case MP_QSTR_method:
-            dest[0] = self->method;
-            break;
-        case MP_QSTR_path:
-            dest[0] = self->path;
-            break;
-        case MP_QSTR_headers:
-            dest[0] = self->headers;
-            break;
-        case MP_QSTR_raw:
-            dest[0] = self->raw;
-            break;
-        case MP_QSTR_upgrade:
-            dest[0] = mp_obj_new_bool(self->upgrade);
-            break;
+    if (attr == MP_QSTR_method) {
+        dest[0] = self->method;
+    } else if (attr == MP_QSTR_path) {
+        dest[0] = self->path;
+    } else if (attr == MP_QSTR_headers) {
+        dest[0] = self->headers;
+    } else if (attr == MP_QSTR_raw) {
+        dest[0] = self->raw;
+    } else if (attr == MP_QSTR_upgrade) {
+        dest[0] = mp_obj_new_bool(self->upgrade);
     }
 }
 
@@ -2361,11 +2394,16 @@ static mp_obj_t uws_request_make_new(const mp_obj_type_t *type, size_t n_args, s
     return MP_OBJ_FROM_PTR(uws_request_from_head(MP_OBJ_NULL, &head));
 }
 
+#if MICROPY_ENABLE_DYNRUNTIME
+static mp_obj_full_type_t uws_dyn_Request;
+#define uws_type_Request (*(mp_obj_type_t *)&uws_dyn_Request)
+#else
 static MP_DEFINE_CONST_OBJ_TYPE(
     uws_type_Request, MP_QSTR_Request, MP_TYPE_FLAG_NONE,
     make_new, uws_request_make_new,
     attr, uws_request_attr
     );
+#endif
 
 // Write a complete HTTP error/response and close the stream (if there is
 // one), then raise HandshakeError(status, message).
@@ -2435,7 +2473,7 @@ static mp_obj_uws_request_t *uws_read_request_from(mp_obj_t stream, size_t max_h
 // with its HTTP error, the socket closed, and HandshakeError raised.
 static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_sock, ARG_request, ARG_subprotocols, ARG_origins, ARG_headers, ARG_max_size, ARG_max_head, ARG_timeout, ARG_compression };
-    static const mp_arg_t allowed_args[] = {
+    UWS_ARG_TABLE allowed_args[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_request, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_subprotocols, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -2515,7 +2553,7 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(uws_accept_obj, 1, uws_accept);
 // OSError(ETIMEDOUT).
 static mp_obj_t uws_read_request(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_sock, ARG_max_head, ARG_timeout };
-    static const mp_arg_t allowed_args[] = {
+    UWS_ARG_TABLE allowed_args[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = MICROPY_PY_UWEBSOCKET_MAX_HEAD} },
         { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(UWS_HANDSHAKE_TIMEOUT_MS / 1000)} },
@@ -2534,7 +2572,7 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(uws_read_request_obj, 1, uws_read_request);
 // a 404) and close the socket: one port serves HTTP and WebSockets.
 static mp_obj_t uws_respond(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_sock, ARG_status, ARG_body, ARG_content_type, ARG_headers };
-    static const mp_arg_t allowed_args[] = {
+    UWS_ARG_TABLE allowed_args[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_status, MP_ARG_INT, {.u_int = 200} },
         { MP_QSTR_body, MP_ARG_OBJ, {.u_obj = mp_const_empty_bytes} },
@@ -2718,7 +2756,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
 // script connected itself (its own TLS, a proxy...). The URL gives Host and
 // path. Options as for connect().
 static mp_obj_t uws_client(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    static const mp_arg_t allowed_args[] = { UWS_CLIENT_ARGS };
+    UWS_ARG_TABLE allowed_args[] = { UWS_CLIENT_ARGS };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     if (n_args != 2) {
         mp_raise_TypeError(MP_ERROR_TEXT("client(stream, url, ...)"));
@@ -2798,7 +2836,7 @@ static mp_obj_t uws_tls_wrap(mp_obj_t ctx, mp_obj_t sock, mp_obj_t hostname) {
 // handshake (10 s when None) and later blocking reads. For wss:// the
 // server is verified (uws_tls_context).
 static mp_obj_t uws_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    static const mp_arg_t allowed_args[] = { UWS_CLIENT_ARGS };
+    UWS_ARG_TABLE allowed_args[] = { UWS_CLIENT_ARGS };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     if (n_args != 1) {
         mp_raise_TypeError(MP_ERROR_TEXT("connect(url, ...)"));
@@ -2865,23 +2903,72 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(uws_connect_obj, 1, uws_connect);
 /******************************************************************************/
 // The module.
 
-static const mp_rom_map_elem_t uws_module_globals_table[] = {
-    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_uwebsocket) },
-    { MP_ROM_QSTR(MP_QSTR_WebSocket), MP_ROM_PTR(&uws_type_WebSocket) },
-    { MP_ROM_QSTR(MP_QSTR_ConnectionClosed), MP_ROM_PTR(&uws_type_ConnectionClosed) },
-    { MP_ROM_QSTR(MP_QSTR_HandshakeError), MP_ROM_PTR(&uws_type_HandshakeError) },
+#if MICROPY_PY_UWEBSOCKET_SERVER
+#define UWS_IF_SERVER(entry) entry
+#else
+#define UWS_IF_SERVER(entry)
+#endif
+#if MICROPY_PY_UWEBSOCKET_HTTP
+#define UWS_IF_HTTP(entry) entry
+#else
+#define UWS_IF_HTTP(entry)
+#endif
+#if MICROPY_PY_UWEBSOCKET_CLIENT
+#define UWS_IF_CLIENT(entry) entry
+#else
+#define UWS_IF_CLIENT(entry)
+#endif
+
+#define UWS_MODULE_GLOBALS(X) \
+    X(MP_QSTR___name__, QSTR, MP_QSTR_uwebsocket) \
+    X(MP_QSTR_WebSocket, PTR, &uws_type_WebSocket) \
+    X(MP_QSTR_ConnectionClosed, PTR, &uws_type_ConnectionClosed) \
+    X(MP_QSTR_HandshakeError, PTR, &uws_type_HandshakeError) \
+    UWS_IF_SERVER(X(MP_QSTR_Request, PTR, &uws_type_Request)) \
+    UWS_IF_SERVER(X(MP_QSTR_accept, PTR, &uws_accept_obj)) \
+    UWS_IF_HTTP(X(MP_QSTR_read_request, PTR, &uws_read_request_obj)) \
+    UWS_IF_HTTP(X(MP_QSTR_respond, PTR, &uws_respond_obj)) \
+    UWS_IF_CLIENT(X(MP_QSTR_connect, PTR, &uws_connect_obj)) \
+    UWS_IF_CLIENT(X(MP_QSTR_client, PTR, &uws_client_obj))
+
+#if MICROPY_ENABLE_DYNRUNTIME
+
+// The natmod's entry point: make the types, fill the WebSocket's methods,
+// store the module's names.
+static void uws_dyn_exception_type(mp_obj_full_type_t *type, qstr name) {
+    mp_obj_exception_init(type, name, &mp_type_Exception);
+    MP_OBJ_TYPE_SET_SLOT(type, attr, uws_exception_attr, 2);
+}
+
+mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
+    MP_DYNRUNTIME_INIT_ENTRY
+    uws_dyn_init();
+    uws_dyn_exception_type(&uws_dyn_ConnectionClosed, MP_QSTR_ConnectionClosed);
+    uws_dyn_exception_type(&uws_dyn_HandshakeError, MP_QSTR_HandshakeError);
+    uws_dyn_WebSocket.base.type = &mp_type_type;
+    uws_dyn_WebSocket.flags = MP_TYPE_FLAG_ITER_IS_STREAM;
+    uws_dyn_WebSocket.name = MP_QSTR_WebSocket;
+    MP_OBJ_TYPE_SET_SLOT(&uws_dyn_WebSocket, make_new, uws_make_new, 0);
+    MP_OBJ_TYPE_SET_SLOT(&uws_dyn_WebSocket, attr, uws_attr, 1);
+    MP_OBJ_TYPE_SET_SLOT(&uws_dyn_WebSocket, protocol, &uws_stream_p, 2);
+    UWS_DICT_FILL(uws_websocket_locals, UWS_WEBSOCKET_LOCALS);
+    MP_OBJ_TYPE_SET_SLOT(&uws_dyn_WebSocket, locals_dict, (void *)&uws_websocket_locals, 3);
     #if MICROPY_PY_UWEBSOCKET_SERVER
-    { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&uws_type_Request) },
-    { MP_ROM_QSTR(MP_QSTR_accept), MP_ROM_PTR(&uws_accept_obj) },
+    uws_dyn_Request.base.type = &mp_type_type;
+    uws_dyn_Request.name = MP_QSTR_Request;
+    MP_OBJ_TYPE_SET_SLOT(&uws_dyn_Request, make_new, uws_request_make_new, 0);
+    MP_OBJ_TYPE_SET_SLOT(&uws_dyn_Request, attr, uws_request_attr, 1);
     #endif
-    #if MICROPY_PY_UWEBSOCKET_HTTP
-    { MP_ROM_QSTR(MP_QSTR_read_request), MP_ROM_PTR(&uws_read_request_obj) },
-    { MP_ROM_QSTR(MP_QSTR_respond), MP_ROM_PTR(&uws_respond_obj) },
-    #endif
-    #if MICROPY_PY_UWEBSOCKET_CLIENT
-    { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&uws_connect_obj) },
-    { MP_ROM_QSTR(MP_QSTR_client), MP_ROM_PTR(&uws_client_obj) },
-    #endif
+    #define UWS_DYN_STORE(key, kind, value) mp_store_global(key, UWS_OBJ_##kind(value));
+    UWS_MODULE_GLOBALS(UWS_DYN_STORE)
+    MP_DYNRUNTIME_INIT_EXIT
+}
+
+#else
+
+#define UWS_ROM_ENTRY(key, kind, value) { MP_ROM_QSTR(key), MP_ROM_##kind(value) },
+static const mp_rom_map_elem_t uws_module_globals_table[] = {
+    UWS_MODULE_GLOBALS(UWS_ROM_ENTRY)
 };
 static MP_DEFINE_CONST_DICT(uws_module_globals, uws_module_globals_table);
 
@@ -2891,3 +2978,5 @@ const mp_obj_module_t uws_module = {
 };
 
 MP_REGISTER_MODULE(MP_QSTR_uwebsocket, uws_module);
+
+#endif

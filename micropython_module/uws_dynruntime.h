@@ -1,0 +1,248 @@
+/*
+ * uwebsocket as a native .mpy (a dynamic native module, built with
+ * MicroPython's py/dynruntime.mk): what moduwebsocket.c uses from the
+ * runtime and a natmod cannot link to. Each piece is reached through the
+ * table of runtime functions a natmod gets (mp_fun_table), through a
+ * Python builtin looked up once, or is written out here. The built-in
+ * module never includes this file.
+ *
+ * What a natmod cannot have, and so the .mpy does without:
+ * - finalisers: a WebSocket dropped without close() leaves its stream to
+ *   the stream's own finaliser;
+ * - the unix port's poll(): waits sleep in steps (time.sleep_ms);
+ * - the port's C entropy source: masking keys come from a seed drawn from
+ *   os.urandom (or random) and stretched by the core.
+ */
+#ifndef UWS_DYNRUNTIME_H
+#define UWS_DYNRUNTIME_H
+
+// Error numbers as MicroPython's own (Linux's) numbering, which the ports'
+// streams report, not the cross C library's (newlib numbers ETIMEDOUT 116).
+#define MICROPY_USE_INTERNAL_ERRNO (1)
+
+#include <string.h>
+
+#include "py/dynruntime.h"
+#include "py/mperrno.h"
+#include "py/smallint.h"
+#include "py/objexcept.h"
+#include "py/stream.h"
+
+/******************************************************************************/
+// Runtime calls that are in the table but not named by dynruntime.h.
+
+#undef nlr_push
+#define nlr_push(buf) (mp_fun_table.nlr_push(buf))
+#define nlr_pop() (mp_fun_table.nlr_pop())
+#define nlr_jump(val) (mp_raise_dyn(MP_OBJ_FROM_PTR(val)))
+#define mp_call_method_n_kw(n_args, n_kw, args) (mp_fun_table.call_method_n_kw((n_args), (n_kw), (args)))
+#define mp_getiter(obj, iter_buf) (mp_fun_table.getiter((obj), (iter_buf)))
+#define mp_iternext(obj) (mp_fun_table.iternext(obj))
+#define mp_type_OSError (*(mp_obj_type_t *)(mp_load_global(MP_QSTR_OSError)))
+#define mp_type_MemoryError (*(mp_obj_type_t *)(mp_load_global(MP_QSTR_MemoryError)))
+
+static inline mp_obj_t uws_dyn_call_1(mp_obj_t fun, mp_obj_t arg) {
+    return mp_call_function_n_kw(fun, 1, 0, &arg);
+}
+#define mp_call_function_0(fun) (mp_call_function_n_kw((fun), 0, 0, NULL))
+#define mp_call_function_1(fun, arg) (uws_dyn_call_1((fun), (arg)))
+#define mp_obj_new_exception_args(type, n, args) (mp_call_function_n_kw(MP_OBJ_FROM_PTR(type), (n), 0, (args)))
+#define m_malloc_maybe(n) (m_realloc_maybe(NULL, (n), false))
+#undef mp_obj_malloc_var_with_finaliser
+#define mp_obj_malloc_var_with_finaliser(struct_type, var_type, var_num, obj_type) \
+    ((struct_type *)mp_obj_malloc_helper(sizeof(struct_type) + sizeof(var_type) * (var_num), (obj_type)))
+
+// builtins.issubclass, for exception types on the error paths only.
+static bool uws_dyn_is_subclass(const mp_obj_type_t *type, const mp_obj_type_t *base) {
+    mp_obj_t args[2] = { MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(base) };
+    return mp_obj_is_true(mp_call_function_n_kw(mp_load_global(MP_QSTR_issubclass), 2, 0, args));
+}
+#define mp_obj_is_subclass_fast(type, base) (uws_dyn_is_subclass(MP_OBJ_TO_PTR(type), MP_OBJ_TO_PTR(base)))
+
+// An exception's first argument (None without one).
+static mp_obj_t uws_dyn_exception_value(mp_obj_t exc) {
+    size_t len;
+    mp_obj_t *items;
+    mp_obj_get_array(mp_load_attr(exc, MP_QSTR_args), &len, &items);
+    return len > 0 ? items[0] : mp_const_none;
+}
+#define mp_obj_exception_get_value(exc) (uws_dyn_exception_value(exc))
+
+static void uws_dyn_get_array_fixed_n(mp_obj_t o, size_t len, mp_obj_t **items) {
+    size_t n;
+    mp_obj_get_array(o, &n, items);
+    if (n != len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("tuple/list has wrong length"));
+    }
+}
+#define mp_obj_get_array_fixed_n(o, len, items) (uws_dyn_get_array_fixed_n((o), (len), (items)))
+
+// A class written in Python: its instances' make_new, found once at import
+// (see uws_dyn_init) from a class made there.
+static mp_make_new_fun_t uws_dyn_instance_make_new;
+#undef mp_obj_is_instance_type
+#define mp_obj_is_instance_type(type) (MP_OBJ_TYPE_GET_SLOT_OR_NULL((type), make_new) == uws_dyn_instance_make_new)
+
+static mp_obj_t uws_dyn_identity(mp_obj_t self) {
+    return self;
+}
+#define mp_identity_obj uws_dyn_identity_obj
+static MP_DEFINE_CONST_FUN_OBJ_1(uws_dyn_identity_obj, uws_dyn_identity);
+
+static const void *uws_dyn_memchr(const void *s, int c, size_t n) {
+    const byte *p = s;
+    for (size_t i = 0; i < n; ++i) {
+        if (p[i] == (byte)c) {
+            return p + i;
+        }
+    }
+    return NULL;
+}
+#define memchr(s, c, n) (uws_dyn_memchr((s), (c), (n)))
+
+/******************************************************************************/
+// Time, through the time module's functions, kept in the module's globals
+// (so the GC sees them) and cached here.
+
+static mp_obj_t uws_dyn_ticks_ms_fun;
+static mp_obj_t uws_dyn_sleep_ms_fun;
+
+// time.ticks_ms() wraps at a port-dependent period (a power of two); the
+// shim subtracts ticks as unsigned numbers that wrap at 2**32 or 2**64.
+// This counter adds up the steps between calls instead, so it wraps only
+// where an mp_uint_t does (calls at most half a period apart, days).
+static mp_uint_t uws_dyn_ticks_ms(void) {
+    static mp_uint_t total;
+    static mp_uint_t last;
+    mp_uint_t now = (mp_uint_t)mp_obj_get_int_truncated(mp_call_function_0(uws_dyn_ticks_ms_fun));
+    // MicroPython's ticks period: half the small-int range.
+    total += (now - last) & (MP_SMALL_INT_POSITIVE_MASK >> 1);
+    last = now;
+    return total;
+}
+#define mp_hal_ticks_ms() (uws_dyn_ticks_ms())
+
+static void uws_dyn_delay_ms(mp_uint_t ms) {
+    mp_call_function_1(uws_dyn_sleep_ms_fun, MP_OBJ_NEW_SMALL_INT(ms));
+}
+#define mp_hal_delay_ms(ms) (uws_dyn_delay_ms(ms))
+
+/******************************************************************************/
+// vstr: the part of py/vstr.c the shim uses, on the GC heap.
+
+#define vstr_init uws_dyn_vstr_init
+#define vstr_clear uws_dyn_vstr_clear
+#define vstr_hint_size uws_dyn_vstr_hint_size
+#define vstr_add_len uws_dyn_vstr_add_len
+#define vstr_add_byte uws_dyn_vstr_add_byte
+#define vstr_add_strn uws_dyn_vstr_add_strn
+#define vstr_add_str uws_dyn_vstr_add_str
+#define vstr_null_terminated_str uws_dyn_vstr_null_terminated_str
+#define vstr_init_print uws_dyn_vstr_init_print
+#define mp_print_str uws_dyn_print_str
+#define mp_obj_new_str_from_vstr uws_dyn_new_str_from_vstr
+#undef mp_obj_new_str_from_utf8_vstr
+#define mp_obj_new_str_from_utf8_vstr uws_dyn_new_str_from_vstr
+#define mp_obj_new_bytes_from_vstr uws_dyn_new_bytes_from_vstr
+
+static void uws_dyn_vstr_init(vstr_t *vstr, size_t alloc) {
+    vstr->alloc = alloc > 0 ? alloc : 1;
+    vstr->len = 0;
+    vstr->buf = m_malloc(vstr->alloc);
+    vstr->fixed_buf = false;
+}
+
+static void uws_dyn_vstr_clear(vstr_t *vstr) {
+    m_free(vstr->buf);
+    vstr->buf = NULL;
+}
+
+static void uws_dyn_vstr_hint_size(vstr_t *vstr, size_t size) {
+    if (vstr->len + size > vstr->alloc) {
+        vstr->buf = m_realloc(vstr->buf, vstr->len + size);
+        vstr->alloc = vstr->len + size;
+    }
+}
+
+static char *uws_dyn_vstr_add_len(vstr_t *vstr, size_t len) {
+    if (vstr->len + len > vstr->alloc) {
+        uws_dyn_vstr_hint_size(vstr, len + (vstr->alloc + len) / 2);
+    }
+    char *p = vstr->buf + vstr->len;
+    vstr->len += len;
+    return p;
+}
+
+static void uws_dyn_vstr_add_strn(vstr_t *vstr, const char *str, size_t len) {
+    char *p = uws_dyn_vstr_add_len(vstr, len);
+    for (size_t i = 0; i < len; ++i) {
+        p[i] = str[i];
+    }
+}
+
+static void uws_dyn_vstr_add_byte(vstr_t *vstr, byte b) {
+    *uws_dyn_vstr_add_len(vstr, 1) = b;
+}
+
+static void uws_dyn_vstr_add_str(vstr_t *vstr, const char *str) {
+    while (*str) {
+        uws_dyn_vstr_add_byte(vstr, *str++);
+    }
+}
+
+static char *uws_dyn_vstr_null_terminated_str(vstr_t *vstr) {
+    uws_dyn_vstr_add_byte(vstr, 0);
+    vstr->len -= 1;
+    return vstr->buf;
+}
+
+static void uws_dyn_vstr_print_strn(void *data, const char *str, size_t len) {
+    uws_dyn_vstr_add_strn((vstr_t *)data, str, len);
+}
+
+static void uws_dyn_vstr_init_print(vstr_t *vstr, size_t alloc, mp_print_t *print) {
+    uws_dyn_vstr_init(vstr, alloc);
+    print->data = vstr;
+    print->print_strn = uws_dyn_vstr_print_strn;
+}
+
+static void uws_dyn_print_str(const mp_print_t *print, const char *str) {
+    mp_printf(print, "%s", str);
+}
+
+// str(obj), written to `print`.
+static void uws_dyn_print_obj(const mp_print_t *print, mp_obj_t obj) {
+    size_t len;
+    const char *text = mp_obj_str_get_data(mp_call_function_1(MP_OBJ_FROM_PTR(&mp_type_str), obj), &len);
+    print->print_strn(print->data, text, len);
+}
+#define mp_obj_print_helper(print, obj, kind) (uws_dyn_print_obj((print), (obj)))
+
+static mp_obj_t uws_dyn_new_str_from_vstr(vstr_t *vstr) {
+    mp_obj_t s = mp_obj_new_str(vstr->buf, vstr->len);
+    uws_dyn_vstr_clear(vstr);
+    return s;
+}
+
+static mp_obj_t uws_dyn_new_bytes_from_vstr(vstr_t *vstr) {
+    mp_obj_t b = mp_obj_new_bytes((const byte *)vstr->buf, vstr->len);
+    uws_dyn_vstr_clear(vstr);
+    return b;
+}
+
+/******************************************************************************/
+// Set up at import, before anything above is used.
+
+static void uws_dyn_init(void) {
+    mp_obj_t time = mp_import_name(MP_QSTR_time, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+    uws_dyn_ticks_ms_fun = mp_load_attr(time, MP_QSTR_ticks_ms);
+    uws_dyn_sleep_ms_fun = mp_load_attr(time, MP_QSTR_sleep_ms);
+    mp_store_global(MP_QSTR__ticks_ms, uws_dyn_ticks_ms_fun);
+    mp_store_global(MP_QSTR__sleep_ms, uws_dyn_sleep_ms_fun);
+    // type('_', (), {}): a class as a script would write it.
+    mp_obj_t args[3] = { MP_OBJ_NEW_QSTR(MP_QSTR__), mp_const_empty_tuple, mp_obj_new_dict(0) };
+    mp_obj_t cls = mp_call_function_n_kw(MP_OBJ_FROM_PTR(&mp_type_type), 3, 0, args);
+    uws_dyn_instance_make_new = MP_OBJ_TYPE_GET_SLOT((mp_obj_type_t *)MP_OBJ_TO_PTR(cls), make_new);
+}
+
+#endif // UWS_DYNRUNTIME_H
