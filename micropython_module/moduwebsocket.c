@@ -851,20 +851,17 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
             && (more_len == 0 || uws_push(self, self->stream, more, more_len, true, &out->sent, &err));
         nlr_pop();
     } else {
-        uws_set_busy(self, false);
-        // An OSError from the stream is its error code, as for any
-        // stream call; another exception, with part of the frame out,
-        // fails the connection as well.
-        err = uws_oserror_code(nlr.ret_val);
-        if (err == 0 && out->sent > 0) {
+        // The stream's own errors came back as codes (uws_io); this is
+        // anything else (KeyboardInterrupt during a wait, say). With part
+        // of the frame out, the connection cannot go on.
+        if (out->sent > 0) {
             uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
             uws_drop_message(self);
             uws_close_stream(self);
             uws_reraise_if_fatal(nlr.ret_val);
             uws_raise_closed(self);
-        } else if (err == 0) {
-            nlr_jump(nlr.ret_val);
         }
+        nlr_jump(nlr.ret_val);
     }
     if (!ok) {
         if (err == MP_ETIMEDOUT && out->sent == 0) {
@@ -958,6 +955,15 @@ static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t
     }
     if (copy != NULL) {
         m_del(byte, copy, len);
+    }
+}
+
+// What the core said to a data frame asked of it, when it is not a length.
+static void uws_check_tx(mp_obj_websocket_t *self, int32_t n) {
+    if (n == UWS_TX_IN_PROGRESS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
+    } else if (n < 0) {
+        uws_raise_closed(self);
     }
 }
 
@@ -1668,11 +1674,7 @@ static void uws_deflate_frame(mp_obj_websocket_t *self, bool text, bool fin, con
     byte key[4];
     uws_random(key, uws_tx_random_len(CONN(self)));
     int32_t n = uws_tx_compressed_header(CONN(self), text, fin, len, key, header, key);
-    if (n == UWS_TX_IN_PROGRESS) {
-        mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
-    } else if (n < 0) {
-        uws_raise_closed(self);
-    }
+    uws_check_tx(self, n);
     uws_write_frame(self, header, n, key, MP_OBJ_NULL, payload, len);
 }
 
@@ -1789,20 +1791,20 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     if (random_len > 0) {
         uws_random(key, random_len);
     }
-    byte header[UWS_STACK_FRAME];
-    int32_t n;
     if (len <= UWS_STACK_FRAME - UWS_MAX_HEADER) {
         // A small message: the core builds the whole frame, one write.
-        n = uws_tx_data_frame(CONN(self), text, fin, key, data, len, header, sizeof(header));
-        len = 0;
-    } else {
-        n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
+        byte frame[UWS_STACK_FRAME];
+        int32_t n = uws_tx_data_frame(CONN(self), text, fin, key, data, len, frame, sizeof(frame));
+        uws_check_tx(self, n);
+        uws_frame_out_t out = { 0 };
+        uws_frame_write(self, &out, frame, n, NULL, 0);
+        return;
     }
-    if (n == UWS_TX_IN_PROGRESS) {
-        mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
-    } else if (n < 0) {
-        uws_raise_closed(self);
-    }
+    // A larger one: its header here, the payload from the caller's buffer
+    // (masked through uws_write_frame's buffer in the client role).
+    byte header[UWS_MAX_HEADER];
+    int32_t n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
+    uws_check_tx(self, n);
     uws_write_frame(self, header, n, key, source, data, len);
 }
 
