@@ -16,8 +16,12 @@
  */
 #if MICROPY_ENABLE_DYNRUNTIME
 // Built as a native .mpy: the runtime through the natmod's function table.
+// Its variables must be global symbols (reached through its global offset
+// table).
+#define UWS_VAR
 #include "uws_dynruntime.h"
 #else
+#define UWS_VAR static
 #include <string.h>
 
 #include "py/runtime.h"
@@ -127,7 +131,7 @@
 #define UWS_ARG_TABLE const mp_arg_t
 #define UWS_DYN_COUNT(key, value) +1
 #define UWS_DICT(name, LIST) \
-    static mp_map_elem_t name##_table[0 LIST(UWS_DYN_COUNT)]; \
+    UWS_VAR mp_map_elem_t name##_table[0 LIST(UWS_DYN_COUNT)]; \
     static MP_DEFINE_CONST_DICT(name, name##_table);
 #define UWS_DYN_ENTRY(key, value) *entry++ = (mp_map_elem_t){ MP_OBJ_NEW_QSTR(key), MP_OBJ_FROM_PTR(value) };
 #define UWS_DICT_FILL(name, LIST) do { mp_map_elem_t *entry = name##_table; LIST(UWS_DYN_ENTRY) } while (0)
@@ -194,8 +198,8 @@ static void uws_python_random(byte *pool, size_t len) {
     }
 }
 
-static byte uws_seed[UWS_RANDOM_BLOCK];
-static uint32_t uws_seed_counter;
+UWS_VAR byte uws_seed[UWS_RANDOM_BLOCK];
+UWS_VAR uint32_t uws_seed_counter;
 
 // Draw the seed (again once the counter wraps). A client WebSocket does
 // this when it is made, so that no send ever calls into Python for it.
@@ -236,19 +240,19 @@ static void uws_fill_random(byte *pool, size_t len) {
 // connection. Drawing them from a pool refilled 64 bytes at a time
 // keeps the entropy source's cost (a system call on unix, a call into
 // Python elsewhere) off all but one frame in sixteen.
+// Zero at start (a native .mpy has no initialised data): the pool starts
+// empty.
+UWS_VAR byte uws_random_pool[64];
+UWS_VAR size_t uws_random_left;
 static void uws_random(uint8_t *buf, size_t len) {
-    // Zero-initialised (a native .mpy has no initialised data): the pool
-    // starts empty.
-    static byte pool[64];
-    static size_t pool_left;
     while (len > 0) {
-        if (pool_left == 0) {
-            uws_fill_random(pool, sizeof(pool));
-            pool_left = sizeof(pool);
+        if (uws_random_left == 0) {
+            uws_fill_random(uws_random_pool, sizeof(uws_random_pool));
+            uws_random_left = sizeof(uws_random_pool);
         }
-        size_t n = MIN(len, pool_left);
-        memcpy(buf, pool + sizeof(pool) - pool_left, n);
-        pool_left -= n;
+        size_t n = MIN(len, uws_random_left);
+        memcpy(buf, uws_random_pool + sizeof(uws_random_pool) - uws_random_left, n);
+        uws_random_left -= n;
         buf += n;
         len -= n;
     }
@@ -276,8 +280,8 @@ static void uws_exception_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
 
 #if MICROPY_ENABLE_DYNRUNTIME
 // A native .mpy makes its types at import (mpy_init).
-static mp_obj_full_type_t uws_dyn_ConnectionClosed;
-static mp_obj_full_type_t uws_dyn_HandshakeError;
+UWS_VAR mp_obj_full_type_t uws_dyn_ConnectionClosed;
+UWS_VAR mp_obj_full_type_t uws_dyn_HandshakeError;
 #define uws_type_ConnectionClosed (*(mp_obj_type_t *)&uws_dyn_ConnectionClosed)
 #define uws_type_HandshakeError (*(mp_obj_type_t *)&uws_dyn_HandshakeError)
 #else
@@ -637,7 +641,7 @@ static mp_obj_websocket_t *uws_enter(mp_obj_t self_in) {
 }
 
 #if MICROPY_ENABLE_DYNRUNTIME
-static mp_obj_full_type_t uws_dyn_WebSocket;
+UWS_VAR mp_obj_full_type_t uws_dyn_WebSocket;
 #define uws_type_WebSocket (*(mp_obj_type_t *)&uws_dyn_WebSocket)
 #else
 static const mp_obj_type_t uws_type_WebSocket;
@@ -2397,7 +2401,7 @@ static mp_obj_t uws_request_make_new(const mp_obj_type_t *type, size_t n_args, s
 }
 
 #if MICROPY_ENABLE_DYNRUNTIME
-static mp_obj_full_type_t uws_dyn_Request;
+UWS_VAR mp_obj_full_type_t uws_dyn_Request;
 #define uws_type_Request (*(mp_obj_type_t *)&uws_dyn_Request)
 #else
 static MP_DEFINE_CONST_OBJ_TYPE(

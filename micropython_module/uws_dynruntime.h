@@ -36,8 +36,17 @@
 #define nlr_pop() (mp_fun_table.nlr_pop())
 #define nlr_jump(val) (mp_raise_dyn(MP_OBJ_FROM_PTR(val)))
 #define mp_call_method_n_kw(n_args, n_kw, args) (mp_fun_table.call_method_n_kw((n_args), (n_kw), (args)))
-#define mp_getiter(obj, iter_buf) (mp_fun_table.getiter((obj), (iter_buf)))
-#define mp_iternext(obj) (mp_fun_table.iternext(obj))
+// The table's iteration takes an iterator buffer, in its own way: the
+// iterator goes on the heap instead, and steps through a buffer that
+// holds it.
+#define mp_getiter(obj, iter_buf) ((void)(iter_buf), mp_fun_table.getiter((obj), NULL))
+static mp_obj_t uws_dyn_iternext(mp_obj_t iter) {
+    mp_obj_iter_buf_t holder;
+    holder.base.type = MP_OBJ_NULL;
+    holder.buf[0] = iter;
+    return mp_fun_table.iternext(&holder);
+}
+#define mp_iternext(iter) (uws_dyn_iternext(iter))
 #define mp_type_OSError (*(mp_obj_type_t *)(mp_load_global(MP_QSTR_OSError)))
 #define mp_type_MemoryError (*(mp_obj_type_t *)(mp_load_global(MP_QSTR_MemoryError)))
 
@@ -79,7 +88,7 @@ static void uws_dyn_get_array_fixed_n(mp_obj_t o, size_t len, mp_obj_t **items) 
 
 // A class written in Python: its instances' make_new, found once at import
 // (see uws_dyn_init) from a class made there.
-static mp_make_new_fun_t uws_dyn_instance_make_new;
+mp_make_new_fun_t uws_dyn_instance_make_new;
 #undef mp_obj_is_instance_type
 #define mp_obj_is_instance_type(type) (MP_OBJ_TYPE_GET_SLOT_OR_NULL((type), make_new) == uws_dyn_instance_make_new)
 
@@ -104,21 +113,23 @@ static const void *uws_dyn_memchr(const void *s, int c, size_t n) {
 // Time, through the time module's functions, kept in the module's globals
 // (so the GC sees them) and cached here.
 
-static mp_obj_t uws_dyn_ticks_ms_fun;
-static mp_obj_t uws_dyn_sleep_ms_fun;
+// (A natmod's variables are global symbols: it reaches them through its
+// global offset table.)
+mp_obj_t uws_dyn_ticks_ms_fun;
+mp_obj_t uws_dyn_sleep_ms_fun;
+mp_uint_t uws_dyn_ticks_total;
+mp_uint_t uws_dyn_ticks_last;
 
 // time.ticks_ms() wraps at a port-dependent period (a power of two); the
 // shim subtracts ticks as unsigned numbers that wrap at 2**32 or 2**64.
 // This counter adds up the steps between calls instead, so it wraps only
 // where an mp_uint_t does (calls at most half a period apart, days).
 static mp_uint_t uws_dyn_ticks_ms(void) {
-    static mp_uint_t total;
-    static mp_uint_t last;
     mp_uint_t now = (mp_uint_t)mp_obj_get_int_truncated(mp_call_function_0(uws_dyn_ticks_ms_fun));
     // MicroPython's ticks period: half the small-int range.
-    total += (now - last) & (MP_SMALL_INT_POSITIVE_MASK >> 1);
-    last = now;
-    return total;
+    uws_dyn_ticks_total += (now - uws_dyn_ticks_last) & (MP_SMALL_INT_POSITIVE_MASK >> 1);
+    uws_dyn_ticks_last = now;
+    return uws_dyn_ticks_total;
 }
 #define mp_hal_ticks_ms() (uws_dyn_ticks_ms())
 
@@ -218,16 +229,39 @@ static void uws_dyn_print_obj(const mp_print_t *print, mp_obj_t obj) {
 }
 #define mp_obj_print_helper(print, obj, kind) (uws_dyn_print_obj((print), (obj)))
 
+// A str or bytes object that takes the vstr's buffer over, without a copy
+// (a received message can be most of the heap), as py/objstr.c does. The
+// object is allocated first: a MemoryError leaves the buffer with the
+// vstr. Its hash is 0, "not computed yet" to the runtime.
+static mp_obj_t uws_dyn_new_from_vstr(const mp_obj_type_t *type, vstr_t *vstr) {
+    mp_obj_str_t *o = m_malloc(sizeof(mp_obj_str_t));
+    byte *data = (byte *)vstr->buf;
+    if (vstr->len + 1 > vstr->alloc) {
+        data = m_realloc_maybe(vstr->buf, vstr->len + 1, true);
+        if (data == NULL) {
+            m_malloc_fail(vstr->len + 1);
+        }
+    } else if (vstr->len + 1 < vstr->alloc) {
+        // Shrinking in place: gives the tail back, or keeps it.
+        byte *shrunk = m_realloc_maybe(vstr->buf, vstr->len + 1, false);
+        data = shrunk != NULL ? shrunk : data;
+    }
+    data[vstr->len] = '\0';
+    o->base.type = type;
+    o->len = vstr->len;
+    o->hash = 0;
+    o->data = data;
+    vstr->buf = NULL;
+    vstr->alloc = 0;
+    return MP_OBJ_FROM_PTR(o);
+}
+
 static mp_obj_t uws_dyn_new_str_from_vstr(vstr_t *vstr) {
-    mp_obj_t s = mp_obj_new_str(vstr->buf, vstr->len);
-    uws_dyn_vstr_clear(vstr);
-    return s;
+    return uws_dyn_new_from_vstr(&mp_type_str, vstr);
 }
 
 static mp_obj_t uws_dyn_new_bytes_from_vstr(vstr_t *vstr) {
-    mp_obj_t b = mp_obj_new_bytes((const byte *)vstr->buf, vstr->len);
-    uws_dyn_vstr_clear(vstr);
-    return b;
+    return uws_dyn_new_from_vstr(&mp_type_bytes, vstr);
 }
 
 /******************************************************************************/

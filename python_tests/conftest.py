@@ -31,6 +31,27 @@ collect_ignore = ["mp", "abuse"]
 ABUSE_SCRIPTS = Path(__file__).resolve().parent / "abuse"
 
 
+# UWS_NATMOD_DIR: the folder holding uwebsocket.mpy and its Python helpers
+# as .mpy (make natmod). Set, every MicroPython run imports the module from
+# there, and UWS_FIRMWARE is a firmware without the module built in (make
+# firmware-plain): the same tests then check the native .mpy.
+NATMOD_DIR = os.environ.get("UWS_NATMOD_DIR")
+
+
+def micropython_path(*dirs):
+    """MICROPYPATH for a MicroPython run: dirs, the frozen modules, and the
+    natmod's folder when the tests run on the .mpy."""
+    return ":".join([*map(str, dirs), ".frozen", *([NATMOD_DIR] if NATMOD_DIR else [])])
+
+
+def mp_env(env=None):
+    """The environment of a MicroPython run (see micropython_path)."""
+    env = dict(env or os.environ)
+    if NATMOD_DIR:
+        env["MICROPYPATH"] = micropython_path()
+    return env
+
+
 def firmware():
     path = os.environ.get("UWS_FIRMWARE")
     if not path or not os.access(path, os.X_OK):
@@ -69,7 +90,7 @@ def firmware_params():
 
 def firmware_of(kind):
     """(path, environment) of the firmware of that kind."""
-    env = dict(os.environ)
+    env = mp_env()
     if kind == "asan":
         env.update(SANITIZER_ENV)
         return firmware_asan(), env
@@ -188,7 +209,7 @@ def mp_server(tmp_path):
     def start(script, *args, host="127.0.0.1", port=0, wait=True, env=None, heapsize=None):
         heap = ["-X", "heapsize=" + heapsize] if heapsize else []
         argv = [firmware(), *heap, str(script), *map(str, args), host, str(port)]
-        env = dict(env or os.environ, MICROPYPATH="%s:.frozen" % SERVER_LIB)
+        env = dict(env or os.environ, MICROPYPATH=micropython_path(SERVER_LIB))
         proc = Process(argv, tmp_path / ("server-%d.log" % len(started)), env=env)
         started.append(proc)
         proc.host, proc.port = host, port
@@ -208,7 +229,7 @@ def run_mp(script_or_code, *args, timeout=60, cwd=None):
     else:
         argv = [firmware(), "-c", script_or_code, *map(str, args)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=cwd)
+                            start_new_session=True, cwd=cwd, env=mp_env())
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

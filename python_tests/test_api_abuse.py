@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ABUSE_SCRIPTS, firmware, firmware_of, firmware_params, sanitizer_report
+from conftest import ABUSE_SCRIPTS, firmware, firmware_of, firmware_params, mp_env, sanitizer_report
 
 CASE_FILES = ("cases_args", "cases_closed", "cases_streams")
 # Per case, from its BEGIN line: generous for the sanitizer firmware, and
@@ -28,7 +28,7 @@ HEAP_TIMEOUT = 60.0
 
 def list_cases(script):
     out = subprocess.run([firmware(), script + ".py", "--list"], cwd=ABUSE_SCRIPTS, capture_output=True,
-                         text=True, timeout=60)
+                         text=True, timeout=60, env=mp_env())
     names = out.stdout.split()
     if out.returncode != 0 or not names:
         raise RuntimeError("cannot list the cases of %s:\n%s%s" % (script, out.stdout, out.stderr))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ECHO, EXAMPLES, SERVER_LIB, firmware
+from conftest import ECHO, EXAMPLES, NATMOD_DIR, SERVER_LIB, firmware, micropython_path
 
 TESTS = Path(__file__).resolve().parent
 RUNNER = TESTS / "autobahn.py"
@@ -76,11 +76,11 @@ def check_run(peer, tmp_path, capsys, cases, count, timeout):
          "--informational", ",".join(INFORMATIONAL), "--timeout", str(timeout)]
         + (["--cases", cases] if cases else []),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout + 100,
-        env=dict(os.environ, MICROPYPATH="%s:.frozen" % SERVER_LIB))
+        env=dict(os.environ, MICROPYPATH=micropython_path(SERVER_LIB)))
     summary = run.stdout.decode(errors="replace")
     counts = re.findall(r"^autobahn %s: .*$" % mode, summary, re.M)
     with capsys.disabled():
-        print("\n%s: %s" % (peer, counts[-1] if counts else "no counts"))
+        print("\n%s%s: %s" % ("natmod " if NATMOD_DIR else "", peer, counts[-1] if counts else "no counts"))
     assert (outdir / "index.json").exists(), summary
     reports = json.loads((outdir / "index.json").read_text())
     assert len(reports) == 1, summary
