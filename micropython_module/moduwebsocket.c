@@ -554,27 +554,44 @@ static bool uws_read_head(mp_obj_t stream, vstr_t *head, size_t max, mp_uint_t t
     return uws_head_feed(&reader, NULL, 0) == UWS_HEAD_COMPLETE;
 }
 
+// Seconds (a float where the port has them) as ms, from 0 to
+// UWS_MAX_KEEPALIVE_MS; -1 when out of that range (NaN included).
+static mp_int_t uws_ms_of_seconds(mp_obj_t seconds) {
+    #if MICROPY_PY_BUILTINS_FLOAT
+    mp_float_t t = mp_obj_get_float(seconds);
+    // NaN fails both comparisons.
+    if (!(t >= 0 && t <= (mp_float_t)UWS_MAX_KEEPALIVE_MS / 1000)) {
+        return -1;
+    }
+    return (mp_int_t)(t * 1000);
+    #else
+    #if MICROPY_ENABLE_DYNRUNTIME
+    if (mp_obj_get_type(seconds)->name == MP_QSTR_float) {
+        // A native .mpy built without floats, on a port that has them: the
+        // port's own arithmetic, truncated as the float path does (int()
+        // raises for NaN and infinity).
+        mp_obj_t ms = mp_binary_op(MP_BINARY_OP_MULTIPLY, seconds, MP_OBJ_NEW_SMALL_INT(1000));
+        ms = mp_call_function_1(MP_OBJ_FROM_PTR(&mp_type_int), ms);
+        mp_int_t t = mp_obj_is_small_int(ms) ? MP_OBJ_SMALL_INT_VALUE(ms) : -1;
+        return t >= 0 && t <= UWS_MAX_KEEPALIVE_MS ? t : -1;
+    }
+    #endif
+    mp_int_t t = mp_obj_get_int(seconds);
+    return t >= 0 && t <= UWS_MAX_KEEPALIVE_MS / 1000 ? t * 1000 : -1;
+    #endif
+}
+
 // A handshake deadline argument (seconds): ms; None gives `none_ms` (0:
 // no bound of ours).
 static mp_uint_t uws_timeout_ms(mp_obj_t timeout, mp_uint_t none_ms) {
     if (timeout == mp_const_none) {
         return none_ms;
     }
-    #if MICROPY_PY_BUILTINS_FLOAT
-    mp_float_t t = mp_obj_get_float(timeout);
-    // NaN fails both comparisons.
-    if (!(t >= 0 && t <= (mp_float_t)UWS_MAX_KEEPALIVE_MS / 1000)) {
+    mp_int_t ms = uws_ms_of_seconds(timeout);
+    if (ms < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("timeout must be from 0 to 1e6 s, or None"));
     }
-    mp_uint_t ms = (mp_uint_t)(t * 1000);
-    #else
-    mp_int_t t = mp_obj_get_int(timeout);
-    if (t < 0 || t > UWS_MAX_KEEPALIVE_MS / 1000) {
-        mp_raise_ValueError(MP_ERROR_TEXT("timeout must be from 0 to 1e6 s, or None"));
-    }
-    mp_uint_t ms = (mp_uint_t)t * 1000;
-    #endif
-    return ms > 0 ? ms : 1;
+    return ms > 0 ? (mp_uint_t)ms : 1;
 }
 
 /******************************************************************************/
@@ -1117,20 +1134,11 @@ static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
 
 // A keepalive time in ms from seconds (a float where the port has them).
 static mp_uint_t uws_keepalive_ms(mp_obj_t seconds) {
-    #if MICROPY_PY_BUILTINS_FLOAT
-    mp_float_t t = mp_obj_get_float(seconds);
-    // NaN fails both comparisons.
-    if (!(t >= 0 && t <= (mp_float_t)UWS_MAX_KEEPALIVE_MS / 1000)) {
+    mp_int_t ms = uws_ms_of_seconds(seconds);
+    if (ms < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("keepalive times must be from 0 to 1e6 s"));
     }
-    return (mp_uint_t)(t * 1000);
-    #else
-    mp_int_t t = mp_obj_get_int(seconds);
-    if (t < 0 || t > UWS_MAX_KEEPALIVE_MS / 1000) {
-        mp_raise_ValueError(MP_ERROR_TEXT("keepalive times must be from 0 to 1e6 s"));
-    }
-    return (mp_uint_t)t * 1000;
-    #endif
+    return (mp_uint_t)ms;
 }
 
 // keepalive(interval=None, timeout=None): with arguments, set the ping
@@ -2926,7 +2934,6 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(uws_connect_obj, 1, uws_connect);
 #endif
 
 #define UWS_MODULE_GLOBALS(X) \
-    X(MP_QSTR___name__, QSTR, MP_QSTR_uwebsocket) \
     X(MP_QSTR_WebSocket, PTR, &uws_type_WebSocket) \
     X(MP_QSTR_ConnectionClosed, PTR, &uws_type_ConnectionClosed) \
     X(MP_QSTR_HandshakeError, PTR, &uws_type_HandshakeError) \
@@ -2944,6 +2951,24 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(uws_connect_obj, 1, uws_connect);
 static void uws_dyn_exception_type(mp_obj_full_type_t *type, qstr name) {
     mp_obj_exception_init(type, name, &mp_type_Exception);
     MP_OBJ_TYPE_SET_SLOT(type, attr, uws_exception_attr, 2);
+}
+
+// Ports that build MicroPython's own websocket module in (esp32, esp8266,
+// rp2, unix) answer `import uwebsocket` with it, before they look at files:
+// the .mpy is installed as uwebsocket_native. Imported once by that name,
+// it takes the name uwebsocket in sys.modules, which every import looks at
+// first. A port without sys.modules keeps the file's name only.
+static void uws_dyn_take_name(void) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t sys = mp_import_name(MP_QSTR_sys, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        mp_obj_t modules = mp_load_attr(sys, MP_QSTR_modules);
+        mp_obj_t module = mp_obj_subscr(modules, mp_load_global(MP_QSTR___name__), MP_OBJ_SENTINEL);
+        mp_obj_subscr(modules, MP_OBJ_NEW_QSTR(MP_QSTR_uwebsocket), module);
+        nlr_pop();
+    } else {
+        uws_reraise_if_fatal(nlr.ret_val);
+    }
 }
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
@@ -2967,6 +2992,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     #endif
     #define UWS_DYN_STORE(key, kind, value) mp_store_global(key, UWS_OBJ_##kind(value));
     UWS_MODULE_GLOBALS(UWS_DYN_STORE)
+    uws_dyn_take_name();
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -2974,6 +3000,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
 
 #define UWS_ROM_ENTRY(key, kind, value) { MP_ROM_QSTR(key), MP_ROM_##kind(value) },
 static const mp_rom_map_elem_t uws_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_uwebsocket) },
     UWS_MODULE_GLOBALS(UWS_ROM_ENTRY)
 };
 static MP_DEFINE_CONST_DICT(uws_module_globals, uws_module_globals_table);

@@ -23,6 +23,11 @@ from asyncio import core
 
 import uwebsocket
 
+if not hasattr(uwebsocket, "WebSocket"):
+    # The port's own websocket module answered the name (it does on ports
+    # that build it in): uwebsocket is installed as a native .mpy there.
+    import uwebsocket_native as uwebsocket
+
 ConnectionClosed = uwebsocket.ConnectionClosed
 HandshakeError = uwebsocket.HandshakeError
 

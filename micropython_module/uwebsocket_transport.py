@@ -22,6 +22,11 @@ as uwebsocket.connect() does.
 """
 import uwebsocket
 
+if not hasattr(uwebsocket, "WebSocket"):
+    # The port's own websocket module answered the name (it does on ports
+    # that build it in): uwebsocket is installed as a native .mpy there.
+    import uwebsocket_native as uwebsocket
+
 
 class WebSocketTransport:
     """wrap_socket(sock, server_hostname=None) upgrades a connected socket
