@@ -14,8 +14,9 @@
 #                        names the package-<arch>.json files point to, ready
 #                        to publish side by side.
 #   make natmod-<arch>   one architecture
-#   make firmware-plain  the unix test firmware without the module, in
-#                        build/unix-plain; prints its path as the last line
+#   make firmware-plain  the unix test firmware without the module (nor the
+#                        built-in `websocket`), in build/unix-plain; prints
+#                        its path as the last line
 #
 # Settings: NATMOD_SRC, the C source of the module (default: the shim
 # micropython_module/moduwebsocket.c).
@@ -81,12 +82,11 @@ natmod: natmod-release
 	@for a in $(NATMOD_ARCHS); do echo "natmod $$a $(NATMOD_DIR)/$$a/uwebsocket.mpy"; done
 	@for m in $(NATMOD_PY); do echo "natmod py $(NATMOD_DIR)/py/$$m.mpy"; done
 
-# The unix test firmware with nothing of uwebsocket built in: no user C
-# module, asyncio frozen but not uwebsocket's helpers. `import uwebsocket`
-# there finds the natmod on sys.path (the built-in `websocket` stays
-# available under its own name).
+# The unix test firmware with nothing of uwebsocket built in
+# (boards/uws_unix_plain): no user C module, asyncio frozen but not
+# uwebsocket's helpers, and no built-in `websocket` (which `import
+# uwebsocket` would otherwise return, whatever is on sys.path).
 firmware-plain: deps-build
 	@$(MAKE) -s -C $(MICROPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
-	@$(MAKE) -s -C $(MICROPY_DIR)/ports/unix -j$(JOBS) VARIANT_DIR=$(ROOT)/boards/uws_unix \
-		FROZEN_MANIFEST=$(ROOT)/boards/uws_unix/manifest_plain.py BUILD=$(PLAIN_BUILD)
+	@$(MAKE) -s -C $(MICROPY_DIR)/ports/unix -j$(JOBS) VARIANT_DIR=$(ROOT)/boards/uws_unix_plain BUILD=$(PLAIN_BUILD)
 	@echo $(PLAIN_FIRMWARE)
