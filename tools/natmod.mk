@@ -90,3 +90,8 @@ firmware-plain: deps-build
 	@$(MAKE) -s -C $(MICROPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
 	@$(MAKE) -s -C $(MICROPY_DIR)/ports/unix -j$(JOBS) VARIANT_DIR=$(ROOT)/boards/uws_unix_plain BUILD=$(PLAIN_BUILD)
 	@echo $(PLAIN_FIRMWARE)
+
+.PHONY: natmod-clean
+clean: natmod-clean
+natmod-clean:
+	rm -rf $(NATMOD_DIR) $(PLAIN_BUILD)
