@@ -4,6 +4,10 @@
 #   make test       the whole test suite (installs what it needs first)
 #   make firmware   build the unix firmware; prints its path as the last line
 #                   (SANITIZE=1: with AddressSanitizer and UBSan, tools/sanitize.mk)
+#   make natmod     uwebsocket as .mpy files for stock firmware (x64, armv6m,
+#                   armv7m, armv7emsp, rv32imc), tools/natmod.mk; prints
+#                   `natmod <arch> <path>` per file as the last lines
+#   make firmware-plain  the unix firmware without the module; prints its path
 #
 # Settings: HOST, PORT (make run), MICROPY_DIR (use your own MicroPython
 # checkout instead of the pinned release fetched into build/), JOBS.
@@ -37,7 +41,7 @@ TEST_RUST_TARGETS := thumbv7em-none-eabihf riscv32imc-unknown-none-elf
 # small configurations. TEST_FIRMWARES and TEST_ENV collect what they add
 # to `make test`.
 -include $(ROOT)/tools/qemu.mk $(ROOT)/tools/bench.mk $(ROOT)/tools/browser.mk $(ROOT)/tools/sanitize.mk \
-	$(ROOT)/tools/small.mk
+	$(ROOT)/tools/small.mk $(ROOT)/tools/natmod.mk
 
 .PHONY: run test firmware deps-build deps-test fuzz autobahn-compression clean
 

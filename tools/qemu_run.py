@@ -69,11 +69,23 @@ def _descendants(pid):
     return children
 
 
+def qemu_command(board, elf):
+    """The command line that runs firmware elf on the board, with its
+    serial port on a pty (pyboard.py's execpty: device)."""
+    return " ".join(BOARDS[board]["qemu"] + QEMU_COMMON + ["-kernel", str(elf)])
+
+
 def run(board, script, timeout=300, profile="full"):
     """Run script on the board: (exit code, output). The script's own exit
     code is pyboard's: 0, or 1 when it raised."""
-    qemu = " ".join(BOARDS[board]["qemu"] + QEMU_COMMON + ["-kernel", str(firmware(board, profile=profile))])
+    qemu = qemu_command(board, firmware(board, profile=profile))
     argv = [SYSTEM_PYTHON, str(micropython_dir() / "tools" / "pyboard.py"), "-d", "execpty:" + qemu, str(script)]
+    return run_bounded(argv, timeout)
+
+
+def run_bounded(argv, timeout):
+    """Run a pyboard-driving command for at most timeout seconds:
+    (exit code, output), -1 when it was stopped."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
