@@ -568,12 +568,14 @@ static mp_int_t uws_ms_of_seconds(mp_obj_t seconds) {
     #if MICROPY_ENABLE_DYNRUNTIME
     if (mp_obj_get_type(seconds)->name == MP_QSTR_float) {
         // A native .mpy built without floats, on a port that has them: the
-        // port's own arithmetic, truncated as the float path does (int()
-        // raises for NaN and infinity).
+        // port's own arithmetic and comparisons (NaN fails both), then
+        // truncated as the float path does.
         mp_obj_t ms = mp_binary_op(MP_BINARY_OP_MULTIPLY, seconds, MP_OBJ_NEW_SMALL_INT(1000));
-        ms = mp_call_function_1(MP_OBJ_FROM_PTR(&mp_type_int), ms);
-        mp_int_t t = mp_obj_is_small_int(ms) ? MP_OBJ_SMALL_INT_VALUE(ms) : -1;
-        return t >= 0 && t <= UWS_MAX_KEEPALIVE_MS ? t : -1;
+        if (!mp_obj_is_true(mp_binary_op(MP_BINARY_OP_LESS_EQUAL, MP_OBJ_NEW_SMALL_INT(0), ms))
+            || !mp_obj_is_true(mp_binary_op(MP_BINARY_OP_LESS_EQUAL, ms, MP_OBJ_NEW_SMALL_INT(UWS_MAX_KEEPALIVE_MS)))) {
+            return -1;
+        }
+        return mp_obj_get_int(mp_call_function_1(MP_OBJ_FROM_PTR(&mp_type_int), ms));
     }
     #endif
     mp_int_t t = mp_obj_get_int(seconds);

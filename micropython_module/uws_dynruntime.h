@@ -125,6 +125,9 @@ mp_uint_t uws_dyn_ticks_last;
 // This counter adds up the steps between calls instead, so it wraps only
 // where an mp_uint_t does (calls at most half a period apart, days).
 static mp_uint_t uws_dyn_ticks_ms(void) {
+    if (uws_dyn_ticks_ms_fun == MP_OBJ_NULL) {
+        return uws_dyn_ticks_total;
+    }
     mp_uint_t now = (mp_uint_t)mp_obj_get_int_truncated(mp_call_function_0(uws_dyn_ticks_ms_fun));
     // MicroPython's ticks period: half the small-int range.
     uws_dyn_ticks_total += (now - uws_dyn_ticks_last) & (MP_SMALL_INT_POSITIVE_MASK >> 1);
@@ -133,7 +136,14 @@ static mp_uint_t uws_dyn_ticks_ms(void) {
 }
 #define mp_hal_ticks_ms() (uws_dyn_ticks_ms())
 
+// A port without a time module (MicroPython's qemu port) has no clock to
+// read: there each wait counts as the time it asked for, so every bound
+// still ends the loop it bounds.
 static void uws_dyn_delay_ms(mp_uint_t ms) {
+    if (uws_dyn_sleep_ms_fun == MP_OBJ_NULL) {
+        uws_dyn_ticks_total += ms;
+        return;
+    }
     mp_call_function_1(uws_dyn_sleep_ms_fun, MP_OBJ_NEW_SMALL_INT(ms));
 }
 #define mp_hal_delay_ms(ms) (uws_dyn_delay_ms(ms))
@@ -268,11 +278,21 @@ static mp_obj_t uws_dyn_new_bytes_from_vstr(vstr_t *vstr) {
 // Set up at import, before anything above is used.
 
 static void uws_dyn_init(void) {
-    mp_obj_t time = mp_import_name(MP_QSTR_time, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
-    uws_dyn_ticks_ms_fun = mp_load_attr(time, MP_QSTR_ticks_ms);
-    uws_dyn_sleep_ms_fun = mp_load_attr(time, MP_QSTR_sleep_ms);
-    mp_store_global(MP_QSTR__ticks_ms, uws_dyn_ticks_ms_fun);
-    mp_store_global(MP_QSTR__sleep_ms, uws_dyn_sleep_ms_fun);
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t time = mp_import_name(MP_QSTR_time, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        mp_obj_t ticks_ms = mp_load_attr(time, MP_QSTR_ticks_ms);
+        mp_obj_t sleep_ms = mp_load_attr(time, MP_QSTR_sleep_ms);
+        mp_store_global(MP_QSTR__ticks_ms, ticks_ms);
+        mp_store_global(MP_QSTR__sleep_ms, sleep_ms);
+        uws_dyn_ticks_ms_fun = ticks_ms;
+        uws_dyn_sleep_ms_fun = sleep_ms;
+        nlr_pop();
+    } else {
+        // No time module (see uws_dyn_delay_ms).
+        uws_dyn_ticks_ms_fun = MP_OBJ_NULL;
+        uws_dyn_sleep_ms_fun = MP_OBJ_NULL;
+    }
     // type('_', (), {}): a class as a script would write it.
     mp_obj_t args[3] = { MP_OBJ_NEW_QSTR(MP_QSTR__), mp_const_empty_tuple, mp_obj_new_dict(0) };
     mp_obj_t cls = mp_call_function_n_kw(MP_OBJ_FROM_PTR(&mp_type_type), 3, 0, args);

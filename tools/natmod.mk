@@ -73,7 +73,7 @@ natmod-py: natmod-mpy-cross
 natmod-release: $(addprefix natmod-,$(NATMOD_ARCHS)) natmod-py
 	@mkdir -p $(NATMOD_DIR)/release
 	@for a in $(NATMOD_ARCHS); do \
-		cp $(NATMOD_DIR)/$$a/uwebsocket.mpy $(NATMOD_DIR)/release/uwebsocket-$$a.mpy; \
+		cp $(NATMOD_DIR)/$$a/uwebsocket.mpy $(NATMOD_DIR)/release/uwebsocket_native-$$a.mpy; \
 		cp $(ROOT)/micropython_module/natmod/package-$$a.json $(NATMOD_DIR)/release/; \
 	done
 	@cp $(addprefix $(NATMOD_DIR)/py/,$(addsuffix .mpy,$(NATMOD_PY))) $(NATMOD_DIR)/release/

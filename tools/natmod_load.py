@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Run a MicroPython script on an emulated board whose firmware has nothing
-of uwebsocket built in (`make qemu-plain`), with the natmod (`make natmod`)
+of uwebsocket built in (`make qemu-natmod`: the plain firmware with a
+larger heap), with the natmod (`make natmod`)
 importable: `import uwebsocket`, `import uwebsocket_asyncio` and
 `import uwebsocket_transport` load the board's .mpy files.
 
@@ -85,9 +86,9 @@ def default_files(board):
 
 def missing(board, files=None):
     """Why the script cannot run on the board, or None."""
-    elf = qemu_run.firmware(board, plain=True)
+    elf = qemu_run.firmware(board, plain="natmod")
     if not elf.is_file():
-        return "%s is missing: build it with `make qemu-plain`" % elf
+        return "%s is missing: build it with `make qemu-natmod`" % elf
     for f in files or default_files(board):
         if not Path(f).is_file():
             return "%s is missing: build it with `make natmod`" % f
@@ -108,7 +109,7 @@ def _drive(board, script, files):
     sys.path.insert(0, str(qemu_run.micropython_dir() / "tools"))
     import pyboard
 
-    pyb = pyboard.Pyboard("execpty:" + qemu_run.qemu_command(board, qemu_run.firmware(board, plain=True)))
+    pyb = pyboard.Pyboard("execpty:" + qemu_run.qemu_command(board, qemu_run.firmware(board, plain="natmod")))
     try:
         pyb.enter_raw_repl()
         pyb.exec_(VFS_CODE)

@@ -23,7 +23,7 @@ TEST_FIRMWARES := qemu-firmware
 QEMU_MAKE = $(MAKE) -s -C $(MICROPY_DIR)/ports/qemu -j$(JOBS) BOARD_DIR=$(ROOT)/boards/uws_qemu
 QEMU_ENV = UWS_BUILD_DIR=$(BUILD_DIR) UWS_MICROPY_DIR=$(MICROPY_DIR)
 
-.PHONY: deps-qemu qemu-firmware qemu-plain qemu-profiles test-qemu size
+.PHONY: deps-qemu qemu-firmware qemu-plain qemu-natmod qemu-profiles test-qemu size
 
 deps-qemu:
 	@$(ROOT)/tools/apt_install.sh $(QEMU_PACKAGES)
@@ -46,6 +46,13 @@ qemu-firmware-%: qemu-mpy-cross
 
 qemu-plain-%: qemu-mpy-cross
 	@$(QEMU_MAKE) BOARD=$* BUILD=$(BUILD_DIR)/qemu-$*-plain
+
+# The plain firmwares again, with room in the heap for a native module
+# (make natmod), whose machine code is loaded there: 512 KiB instead of the
+# port's 140 KiB (the emulated boards have 4 and 2 MiB of RAM).
+qemu-natmod: $(addprefix qemu-natmod-,$(QEMU_BOARDS))
+qemu-natmod-%: qemu-mpy-cross
+	@$(QEMU_MAKE) BOARD=$* BUILD=$(BUILD_DIR)/qemu-$*-natmod MICROPY_HEAP_SIZE=524288
 
 # The module's build profiles (UWS_PROFILE in cmodule.mk) besides the full one.
 # nodeflate: the full module without compression; `make size` prints the

@@ -45,8 +45,9 @@ def micropython_dir():
 
 def firmware(board, plain=False, profile="full"):
     """The board's firmware.elf: with the module (built with UWS_PROFILE
-    `profile`), or without (plain)."""
-    suffix = "-plain" if plain else "" if profile == "full" else "-" + profile
+    `profile`), or without (plain; "natmod": without, and with the larger
+    heap a native module's code needs)."""
+    suffix = ("-natmod" if plain == "natmod" else "-plain") if plain else "" if profile == "full" else "-" + profile
     return build_dir() / ("qemu-%s%s" % (board, suffix)) / "firmware.elf"
 
 
