@@ -10,7 +10,9 @@
 #   make size            the module's flash and RAM on both (firmware with
 #                        minus firmware without, built in qemu-<board>-plain),
 #                        for the full module and the server-only and
-#                        client-only profiles (qemu-<board>-<profile>)
+#                        client-only profiles (qemu-<board>-<profile>);
+#                        then each natmod .mpy's size and the heap its
+#                        import takes (tools/natmod_size.py)
 
 QEMU_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf \
 	picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc python3-serial cmake
@@ -67,5 +69,14 @@ qemu-profile-%: qemu-mpy-cross
 test-qemu: qemu-firmware
 	$(QEMU_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests/test_qemu.py
 
-size: qemu-firmware qemu-plain qemu-profiles
+# What the natmod lines of `make size` measure: the .mpy files, the boards'
+# plain firmwares they load on, the unix firmware without the module. The
+# lines these targets print (`natmod <arch> <path>`, the firmware's path)
+# go to stderr: stdout stays the report.
+.PHONY: size-natmod
+size-natmod:
+	@$(MAKE) -s --no-print-directory -f $(ROOT)/Makefile natmod qemu-natmod firmware-plain >&2
+
+size: qemu-firmware qemu-plain qemu-profiles size-natmod
 	@$(QEMU_ENV) UWS_SIZE_PROFILES="$(SIZE_PROFILES)" $(PYTHON) $(ROOT)/tools/size_report.py $(QEMU_BOARDS)
+	@$(QEMU_ENV) $(PYTHON) $(ROOT)/tools/natmod_size.py
