@@ -4,6 +4,10 @@
 #
 #   micropython -X heapsize=128M benches/inmemory.py [REPEATS]
 #
+# On firmware without the built-in `websocket` (the plain firmware, where
+# `import uwebsocket` loads the natmod .mpy from MICROPYPATH) its rows are
+# left out.
+#
 # Prints one JSON object per line, one per (case, implementation, size):
 #   {"case": ..., "impl": ..., "size": ..., "msgs_per_s": ..., "mb_per_s": ...,
 #    "heap_per_msg": ..., "no_heap": ..., "runs": [...]}
@@ -19,7 +23,11 @@ import sys
 import time
 
 import uwebsocket
-import websocket
+
+try:
+    import websocket
+except ImportError:
+    websocket = None
 
 SIZES = (16, 1024, 65535)
 LARGE = 1 << 20  # uwebsocket only: the built-in cannot parse 64-bit lengths
@@ -175,6 +183,8 @@ CASES = (
 
 
 def supports(impl, size):
+    if impl == "builtin" and websocket is None:
+        return False
     return size < 65536 or impl == "uwebsocket" or impl == "floor"
 
 

@@ -3,9 +3,12 @@
 as a table with the ratios the targets are stated in, and written as JSON.
 
     build/venv/bin/python benches/run.py FIRMWARE OUT.json [--quick]
+        [--natmod PLAIN_FIRMWARE NATMOD_DIR]
 
 Parts: in-memory receive and send against the built-in (benches/inmemory.py,
-in MicroPython), loopback echo against a CPython client with and without
+in MicroPython), the same for uwebsocket as a native .mpy against the
+module built in (with --natmod: inmemory.py on the firmware without the
+module, the .mpy found in NATMOD_DIR through MICROPYPATH), loopback echo against a CPython client with and without
 TCP_NODELAY (loopback.py), client round trip over ws:// and wss://
 (client_rtt.py), MQTT publish round trip through amqtt over WebSocket and
 over plain TCP (mqtt_rtt.py), broadcast to 100 and 1,000 asyncio clients (broadcast.py),
@@ -15,6 +18,7 @@ tungstenite (core_recv.rs, cargo bench).
 Figures are reported, never judged: no target fails the run.
 """
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -40,7 +44,6 @@ def machine():
                 break
     except OSError:
         pass
-    import os
     return "%s, %d CPUs, %s %s" % (cpu, os.cpu_count(), platform.system(), platform.release())
 
 
@@ -48,12 +51,25 @@ def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def inmemory(firmware, repeats):
+def inmemory(firmware, repeats, env=None):
     out = subprocess.run([firmware, "-X", "heapsize=128M", str(BENCHES / "inmemory.py"), str(repeats)],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800, env=env)
     if out.returncode:
         raise RuntimeError("inmemory.py failed:\n" + out.stdout.decode(errors="replace"))
     return json_lines(out.stdout.decode())
+
+
+def inmemory_natmod(plain_firmware, natmod_dir, repeats):
+    """inmemory.py's uwebsocket rows with the natmod: on the firmware
+    without the module, `import uwebsocket` loads uwebsocket.mpy from
+    natmod_dir. Rows get impl "natmod"; the interpreter's floor is the
+    normal pass's."""
+    env = dict(os.environ, MICROPYPATH=str(natmod_dir))
+    rows = [r for r in inmemory(plain_firmware, repeats, env) if r["impl"] == "uwebsocket"]
+    for r in rows:
+        r["impl"] = "natmod"
+        r["firmware"] = "plain"
+    return rows
 
 
 def telemetry(firmware, repeats):
@@ -119,6 +135,25 @@ def table(results):
             % (ratio(floor["msgs_per_s"], ours["msgs_per_s"]), floor["msgs_per_s"]))
     add("  (built-in send_client does not mask: the built-in module has no client role)")
     add("")
+    if any(r.get("impl") == "natmod" for r in results):
+        add("natmod (x64 .mpy on the plain firmware) against the built-in module")
+        add("  (median; built in: uwebsocket compiled into the firmware, the uwebsocket column above;")
+        add("  vs websocket: the natmod against MicroPython's websocket, the built-in column above)")
+        add("  %-12s %-9s %14s %14s %12s %12s" % ("case", "size", "natmod", "built in", "natmod/b-in", "vs websocket"))
+        for case in ("recv_into", "recv", "send_server", "send_client"):
+            for size in (16, 1024, 65535, 1 << 20):
+                natmod = pick(results, case=case, impl="natmod", size=size)
+                if natmod is None:
+                    continue
+                ours = pick(results, case=case, impl="uwebsocket", size=size)
+                theirs = pick(results, case=case, impl="builtin", size=size)
+                unit = "msgs_per_s" if size == 16 else "mb_per_s"
+                fmt = (lambda v: "%.0f msg/s" % v) if size == 16 else (lambda v: "%.0f MB/s" % v)
+                add("  %-12s %-9s %14s %14s %12s %12s" % (
+                    case, size_name(size), fmt(natmod[unit]), fmt(ours[unit]) if ours else "-",
+                    "%.2fx" % ratio(natmod[unit], ours[unit]) if ours else "-",
+                    "%.2fx" % ratio(natmod[unit], theirs[unit]) if theirs else "-"))
+        add("")
     add("Loopback echo, CPython websockets client, one message in flight")
     add("  %-9s %-8s %16s %16s %9s %14s" % ("size", "nodelay", "uwebsocket", "built-in", "ratio", "slowest uws/b-in"))
     for size in loopback.SIZES:
@@ -175,7 +210,14 @@ def table(results):
 
 def main():
     firmware, out_path = sys.argv[1], Path(sys.argv[2])
-    quick = "--quick" in sys.argv[3:]
+    options = sys.argv[3:]
+    quick = "--quick" in options
+    natmod = None
+    if "--natmod" in options:
+        at = options.index("--natmod")
+        natmod = options[at + 1:at + 3]
+        if len(natmod) != 2:
+            sys.exit("--natmod takes the plain firmware and the x64 natmod's folder")
     started = time.time()
     results = []
     with tempfile.TemporaryDirectory(prefix="uws-bench-") as logs:
@@ -188,6 +230,8 @@ def main():
             ("telemetry compression", lambda: telemetry(firmware, 3 if quick else 7)),
             ("native core", native),
         ]
+        if natmod:
+            steps.insert(1, ("in memory, natmod", lambda: inmemory_natmod(natmod[0], natmod[1], 3 if quick else 7)))
         for name, step in steps:
             print("bench: %s ..." % name, flush=True)
             results.extend(step())

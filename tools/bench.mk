@@ -8,5 +8,9 @@
 BENCH_JSON := $(BUILD_DIR)/bench.json
 
 .PHONY: bench
-bench: deps-test firmware
-	$(PYTHON) $(ROOT)/benches/run.py $(FIRMWARE) $(BENCH_JSON) $(if $(BENCH_QUICK),--quick)
+# The in-memory pass runs a second time with uwebsocket as the x64 .mpy on
+# the firmware without the module (tools/natmod.mk), against the module
+# built in.
+bench: deps-test firmware natmod firmware-plain
+	$(PYTHON) $(ROOT)/benches/run.py $(FIRMWARE) $(BENCH_JSON) $(if $(BENCH_QUICK),--quick) \
+		--natmod $(PLAIN_FIRMWARE) $(NATMOD_DIR)/x64
