@@ -80,6 +80,7 @@ test: deps-test firmware firmware-asan $(TEST_FIRMWARES)
 	$(ROOT)/tools/panic_check.sh
 	UWS_FIRMWARE=$(FIRMWARE) UWS_FIRMWARE_ASAN=$(ASAN_FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) \
 		UWS_BUILD_DIR=$(BUILD_DIR) $(TEST_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests
+	$(NATMOD_TEST)
 
 # A long fuzzing run of every target (FUZZ_SECONDS each), not part of test:
 # the core's fuzzers, then the Python API fuzzer on the sanitizer firmware.

@@ -16,8 +16,8 @@
 #ifndef UWS_DYNRUNTIME_H
 #define UWS_DYNRUNTIME_H
 
-// Error numbers as MicroPython's own (Linux's) numbering, which the ports'
-// streams report, not the cross C library's (newlib numbers ETIMEDOUT 116).
+// No C library's errno.h: the numbers come from the firmware (see
+// uws_dyn_errno).
 #define MICROPY_USE_INTERNAL_ERRNO (1)
 
 #include <string.h>
@@ -27,6 +27,35 @@
 #include "py/smallint.h"
 #include "py/objexcept.h"
 #include "py/stream.h"
+
+/******************************************************************************/
+// Error numbers as the firmware numbers them. A port uses its C library's
+// numbering or MicroPython's own (Linux's), and they differ (ENOTCONN is 107
+// in one, 128 in newlib's): they are read from the errno module at import
+// (uws_dyn_init); a name it lacks keeps Linux's number.
+
+enum { UWS_DYN_EAGAIN, UWS_DYN_EBUSY, UWS_DYN_ECONNRESET, UWS_DYN_EINVAL, UWS_DYN_EIO, UWS_DYN_ENOENT,
+       UWS_DYN_ENOTCONN, UWS_DYN_ETIMEDOUT, UWS_DYN_ERRNOS };
+int uws_dyn_errno[UWS_DYN_ERRNOS];
+#undef MP_EAGAIN
+#undef MP_EWOULDBLOCK
+#undef MP_EBUSY
+#undef MP_ECONNRESET
+#undef MP_EINVAL
+#undef MP_EIO
+#undef MP_ENOENT
+#undef MP_ENOTCONN
+#undef MP_ETIMEDOUT
+#define MP_EAGAIN (uws_dyn_errno[UWS_DYN_EAGAIN])
+// The same number as EAGAIN in Linux's and newlib's numbering.
+#define MP_EWOULDBLOCK MP_EAGAIN
+#define MP_EBUSY (uws_dyn_errno[UWS_DYN_EBUSY])
+#define MP_ECONNRESET (uws_dyn_errno[UWS_DYN_ECONNRESET])
+#define MP_EINVAL (uws_dyn_errno[UWS_DYN_EINVAL])
+#define MP_EIO (uws_dyn_errno[UWS_DYN_EIO])
+#define MP_ENOENT (uws_dyn_errno[UWS_DYN_ENOENT])
+#define MP_ENOTCONN (uws_dyn_errno[UWS_DYN_ENOTCONN])
+#define MP_ETIMEDOUT (uws_dyn_errno[UWS_DYN_ETIMEDOUT])
 
 /******************************************************************************/
 // Runtime calls that are in the table but not named by dynruntime.h.
@@ -126,7 +155,8 @@ mp_uint_t uws_dyn_ticks_last;
 // where an mp_uint_t does (calls at most half a period apart, days).
 static mp_uint_t uws_dyn_ticks_ms(void) {
     if (uws_dyn_ticks_ms_fun == MP_OBJ_NULL) {
-        return uws_dyn_ticks_total;
+        // No clock (see uws_dyn_delay_ms): each reading counts as a ms.
+        return ++uws_dyn_ticks_total;
     }
     mp_uint_t now = (mp_uint_t)mp_obj_get_int_truncated(mp_call_function_0(uws_dyn_ticks_ms_fun));
     // MicroPython's ticks period: half the small-int range.
@@ -137,8 +167,9 @@ static mp_uint_t uws_dyn_ticks_ms(void) {
 #define mp_hal_ticks_ms() (uws_dyn_ticks_ms())
 
 // A port without a time module (MicroPython's qemu port) has no clock to
-// read: there each wait counts as the time it asked for, so every bound
-// still ends the loop it bounds.
+// read: there each wait counts as the time it asked for, and each reading
+// of the clock as a millisecond, so every bound still ends the loop it
+// bounds.
 static void uws_dyn_delay_ms(mp_uint_t ms) {
     if (uws_dyn_sleep_ms_fun == MP_OBJ_NULL) {
         uws_dyn_ticks_total += ms;
@@ -277,7 +308,29 @@ static mp_obj_t uws_dyn_new_bytes_from_vstr(vstr_t *vstr) {
 /******************************************************************************/
 // Set up at import, before anything above is used.
 
+static void uws_dyn_errno_init(void) {
+    static const uint8_t linux_numbers[UWS_DYN_ERRNOS] = { 11, 16, 104, 22, 5, 2, 107, 110 };
+    for (size_t i = 0; i < UWS_DYN_ERRNOS; ++i) {
+        uws_dyn_errno[i] = linux_numbers[i];
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t errno_module = mp_import_name(MP_QSTR_errno, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        const qstr names[UWS_DYN_ERRNOS] = { MP_QSTR_EAGAIN, MP_QSTR_EBUSY, MP_QSTR_ECONNRESET, MP_QSTR_EINVAL,
+                                             MP_QSTR_EIO, MP_QSTR_ENOENT, MP_QSTR_ENOTCONN, MP_QSTR_ETIMEDOUT };
+        for (size_t i = 0; i < UWS_DYN_ERRNOS; ++i) {
+            mp_obj_t dest[2];
+            mp_load_method_maybe(errno_module, names[i], dest);
+            if (dest[0] != MP_OBJ_NULL && mp_obj_is_small_int(dest[0])) {
+                uws_dyn_errno[i] = MP_OBJ_SMALL_INT_VALUE(dest[0]);
+            }
+        }
+        nlr_pop();
+    }
+}
+
 static void uws_dyn_init(void) {
+    uws_dyn_errno_init();
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mp_obj_t time = mp_import_name(MP_QSTR_time, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));

@@ -36,6 +36,15 @@ MPY_CROSS := $(MICROPY_DIR)/mpy-cross/build/mpy-cross
 PLAIN_BUILD := $(BUILD_DIR)/unix-plain
 PLAIN_FIRMWARE := $(PLAIN_BUILD)/micropython
 
+# `make test` builds these, and after its main pass runs NATMOD_TEST: the
+# in-memory, echo, abuse and Autobahn server tests again, on the firmware
+# without the module, importing the x64 .mpy (see python_tests/conftest.py).
+TEST_FIRMWARES += natmod firmware-plain qemu-natmod
+NATMOD_TEST_FILES := test_natmod.py test_inmemory.py::test_on_unix test_echo.py test_api_abuse.py test_autobahn.py
+NATMOD_TEST = UWS_FIRMWARE=$(PLAIN_FIRMWARE) UWS_NATMOD_DIR=$(NATMOD_DIR)/x64:$(NATMOD_DIR)/py \
+	UWS_MICROPY_DIR=$(MICROPY_DIR) UWS_BUILD_DIR=$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	$(addprefix $(ROOT)/python_tests/,$(NATMOD_TEST_FILES)) -k "not test_autobahn or (cases_1_to_10 and server-blocking)"
+
 .PHONY: deps-natmod natmod natmod-py natmod-release firmware-plain $(addprefix natmod-,$(NATMOD_ARCHS))
 
 deps-test: deps-natmod

@@ -104,6 +104,84 @@ def run(board, script, files=None, timeout=300):
     return qemu_run.run_bounded(argv, timeout)
 
 
+def run_scripts(board, scripts, files=None, timeout=600):
+    """Run several scripts in one QEMU (the files are sent once), each in a
+    namespace of its own: {script: output}; a script's output stops at its
+    end or at the first that did not end (a crash, or the timeout)."""
+    files = [str(f) for f in (files or default_files(board))]
+    argv = [qemu_run.SYSTEM_PYTHON, str(Path(__file__).resolve()), "--drive-many", board,
+            str(len(scripts))] + [str(s) for s in scripts] + files
+    code, out = qemu_run.run_bounded(argv, timeout)
+    outputs = {}
+    for script in scripts:
+        begin, end = "=== BEGIN %s" % script, "=== END %s" % script
+        if begin not in out:
+            outputs[script] = "(did not start)\n" + out[-2000:]
+            continue
+        part = out.split(begin, 1)[1]
+        outputs[script] = part.split(end, 1)[0] if end in part else part + "\n(did not end)"
+    return outputs
+
+
+# Each script of run_scripts, exec'd in a fresh namespace; SystemExit (a
+# failed test) and any other exception end the script, not the session.
+EXEC_CODE = """\
+print('=== BEGIN %s')
+try:
+    exec(%r, {'__name__': '__main__'})
+except SystemExit:
+    pass
+except Exception as e:
+    import sys
+    sys.print_exception(e)
+print('=== END %s')
+import gc
+gc.collect()
+"""
+
+
+def _load(pyb, files):
+    """Put the files into the board's RAM VFS."""
+    import pyboard
+
+    pyb.exec_(VFS_CODE)
+    # base64 when the firmware has binascii: a third of repr's length
+    # (the serial link is the bottleneck).
+    try:
+        pyb.exec_("from binascii import a2b_base64 as _d")
+        encode = lambda piece: "_d(%r)" % base64.b64encode(piece).decode()  # noqa: E731
+    except pyboard.PyboardError:
+        encode = repr
+    for f in files:
+        data = Path(f).read_bytes()
+        name = os.path.basename(f)
+        pyb.exec_("_natmod_fs.files[%r] = _b = bytearray(%d)" % (name, len(data)))
+        for off in range(0, len(data), CHUNK):
+            piece = data[off:off + CHUNK]
+            pyb.exec_("_b[%d:%d] = %s" % (off, off + len(piece), encode(piece)))
+    pyb.exec_("_b = _d = None\nimport gc\ngc.collect()")
+
+
+def _drive_many(board, scripts, files):
+    """Under the system Python: start QEMU, load the files, run each script."""
+    sys.path.insert(0, str(qemu_run.micropython_dir() / "tools"))
+    import pyboard
+
+    pyb = pyboard.Pyboard("execpty:" + qemu_run.qemu_command(board, qemu_run.firmware(board, plain="natmod")))
+    try:
+        pyb.enter_raw_repl()
+        _load(pyb, files)
+        for script in scripts:
+            code = EXEC_CODE % (script, Path(script).read_text(), script)
+            ret, ret_err = pyb.exec_raw(code, timeout=None, data_consumer=pyboard.stdout_write_bytes)
+            if ret_err:
+                pyboard.stdout_write_bytes(ret_err)
+                return 1
+        return 0
+    finally:
+        pyb.close()
+
+
 def _drive(board, script, files):
     """Under the system Python: start QEMU, load the files, run the script."""
     sys.path.insert(0, str(qemu_run.micropython_dir() / "tools"))
@@ -112,22 +190,7 @@ def _drive(board, script, files):
     pyb = pyboard.Pyboard("execpty:" + qemu_run.qemu_command(board, qemu_run.firmware(board, plain="natmod")))
     try:
         pyb.enter_raw_repl()
-        pyb.exec_(VFS_CODE)
-        # base64 when the firmware has binascii: a third of repr's length
-        # (the serial link is the bottleneck).
-        try:
-            pyb.exec_("from binascii import a2b_base64 as _d")
-            encode = lambda piece: "_d(%r)" % base64.b64encode(piece).decode()  # noqa: E731
-        except pyboard.PyboardError:
-            encode = repr
-        for f in files:
-            data = Path(f).read_bytes()
-            name = os.path.basename(f)
-            pyb.exec_("_natmod_fs.files[%r] = _b = bytearray(%d)" % (name, len(data)))
-            for off in range(0, len(data), CHUNK):
-                piece = data[off:off + CHUNK]
-                pyb.exec_("_b[%d:%d] = %s" % (off, off + len(piece), encode(piece)))
-        pyb.exec_("_b = _d = None\nimport gc\ngc.collect()")
+        _load(pyb, files)
         ret, ret_err = pyb.exec_raw(Path(script).read_bytes(), timeout=None,
                                     data_consumer=pyboard.stdout_write_bytes)
         if ret_err:
@@ -142,6 +205,9 @@ def main():
     args = sys.argv[1:]
     if args[:1] == ["--drive"]:
         sys.exit(_drive(args[1], args[2], args[3:]))
+    if args[:1] == ["--drive-many"]:
+        count = int(args[2])
+        sys.exit(_drive_many(args[1], args[3:3 + count], args[3 + count:]))
     if len(args) < 2 or args[0] not in ARCHS:
         sys.exit("usage: natmod_load.py {%s} SCRIPT [MPY...]" % ",".join(ARCHS))
     problem = missing(args[0], args[2:])
