@@ -1272,25 +1272,39 @@ static byte *uws_room_message(mp_obj_websocket_t *self, void *ctx, uint64_t *wan
     return uws_message_space(self, *want);
 }
 
-// Hand the assembled message over to a new object (no copy; the core has
-// validated text as UTF-8 already). Without memory for the object, the
-// message stays here and the next recv() tries again.
+// Hand the assembled message over to a new str or bytes object, without a
+// copy (the core has validated text as UTF-8 already). The object is
+// allocated first: without memory for it, the message stays here and the
+// next recv() tries again. Its hash is left at 0, which the runtime reads
+// as "not computed yet": hashing every message would cost a pass over it
+// for a value scripts rarely ask for.
 static mp_obj_t uws_take_message(mp_obj_websocket_t *self) {
     self->msg_complete = true;
-    vstr_t vstr = { .alloc = self->msg_alloc, .len = self->msg_len, .buf = (char *)self->msg_buf, .fixed_buf = false };
-    if (vstr.buf == NULL) {
-        vstr_init(&vstr, 1);
-        self->msg_buf = (byte *)vstr.buf;
-        self->msg_alloc = vstr.alloc;
+    mp_obj_str_t *o = m_new_obj(mp_obj_str_t);
+    size_t len = self->msg_len;
+    byte *data = self->msg_buf;
+    if (data == NULL || len + 1 > self->msg_alloc) {
+        data = m_renew_maybe(byte, self->msg_buf, self->msg_alloc, len + 1, true);
+        if (data == NULL) {
+            m_malloc_fail(len + 1);
+        }
+        self->msg_buf = data;
+        self->msg_alloc = len + 1;
+    } else if (len + 1 < self->msg_alloc) {
+        // Shrunk in place: the tail goes back to the heap, or stays.
+        byte *shrunk = m_renew_maybe(byte, data, self->msg_alloc, len + 1, false);
+        data = shrunk != NULL ? shrunk : data;
     }
-    // The object is allocated before the buffer changes hands, so a
-    // MemoryError leaves the message where it was.
-    mp_obj_t message = uws_rx_is_text(CONN(self)) ? mp_obj_new_str_from_utf8_vstr(&vstr) : mp_obj_new_bytes_from_vstr(&vstr);
+    data[len] = '\0';
+    o->base.type = uws_rx_is_text(CONN(self)) ? &mp_type_str : &mp_type_bytes;
+    o->len = len;
+    o->hash = 0;
+    o->data = data;
     self->msg_buf = NULL;
     self->msg_len = 0;
     self->msg_alloc = 0;
     self->msg_complete = false;
-    return message;
+    return MP_OBJ_FROM_PTR(o);
 }
 
 // recv(): the next whole message as str (text) or bytes (binary); None from

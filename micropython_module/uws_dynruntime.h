@@ -193,8 +193,6 @@ static void uws_dyn_delay_ms(mp_uint_t ms) {
 #define vstr_init_print uws_dyn_vstr_init_print
 #define mp_print_str uws_dyn_print_str
 #define mp_obj_new_str_from_vstr uws_dyn_new_str_from_vstr
-#undef mp_obj_new_str_from_utf8_vstr
-#define mp_obj_new_str_from_utf8_vstr uws_dyn_new_str_from_vstr
 #define mp_obj_new_bytes_from_vstr uws_dyn_new_bytes_from_vstr
 
 static void uws_dyn_vstr_init(vstr_t *vstr, size_t alloc) {
@@ -270,39 +268,18 @@ static void uws_dyn_print_obj(const mp_print_t *print, mp_obj_t obj) {
 }
 #define mp_obj_print_helper(print, obj, kind) (uws_dyn_print_obj((print), (obj)))
 
-// A str or bytes object that takes the vstr's buffer over, without a copy
-// (a received message can be most of the heap), as py/objstr.c does. The
-// object is allocated first: a MemoryError leaves the buffer with the
-// vstr. Its hash is 0, "not computed yet" to the runtime.
-static mp_obj_t uws_dyn_new_from_vstr(const mp_obj_type_t *type, vstr_t *vstr) {
-    mp_obj_str_t *o = m_malloc(sizeof(mp_obj_str_t));
-    byte *data = (byte *)vstr->buf;
-    if (vstr->len + 1 > vstr->alloc) {
-        data = m_realloc_maybe(vstr->buf, vstr->len + 1, true);
-        if (data == NULL) {
-            m_malloc_fail(vstr->len + 1);
-        }
-    } else if (vstr->len + 1 < vstr->alloc) {
-        // Shrinking in place: gives the tail back, or keeps it.
-        byte *shrunk = m_realloc_maybe(vstr->buf, vstr->len + 1, false);
-        data = shrunk != NULL ? shrunk : data;
-    }
-    data[vstr->len] = '\0';
-    o->base.type = type;
-    o->len = vstr->len;
-    o->hash = 0;
-    o->data = data;
-    vstr->buf = NULL;
-    vstr->alloc = 0;
-    return MP_OBJ_FROM_PTR(o);
-}
-
+// (Received messages do not come this way: uws_take_message adopts their
+// buffer.)
 static mp_obj_t uws_dyn_new_str_from_vstr(vstr_t *vstr) {
-    return uws_dyn_new_from_vstr(&mp_type_str, vstr);
+    mp_obj_t str = mp_obj_new_str(vstr->buf, vstr->len);
+    uws_dyn_vstr_clear(vstr);
+    return str;
 }
 
 static mp_obj_t uws_dyn_new_bytes_from_vstr(vstr_t *vstr) {
-    return uws_dyn_new_from_vstr(&mp_type_bytes, vstr);
+    mp_obj_t bytes = mp_obj_new_bytes((const byte *)vstr->buf, vstr->len);
+    uws_dyn_vstr_clear(vstr);
+    return bytes;
 }
 
 /******************************************************************************/

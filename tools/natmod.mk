@@ -61,8 +61,9 @@ deps-natmod: deps-build
 natmod-mpy-cross: deps-natmod
 	@$(MAKE) -s -C $(MICROPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
 
-# Each architecture builds in its own folder (objects, cargo's target dir,
-# the generated header, mpy_ld's cache) through a link to the natmod
+# Each architecture builds in its own folder (objects, the generated
+# header, mpy_ld's cache; cargo's folder, build/natmod/cargo, is shared)
+# through a link to the natmod
 # Makefile, which dynruntime.mk expects in the current directory. The
 # sub-make and cargo decide what is out of date: always run them.
 $(addprefix natmod-,$(NATMOD_ARCHS)): natmod-%: natmod-mpy-cross

@@ -162,8 +162,9 @@ def _load(pyb, files):
     pyb.exec_("_b = _d = None\nimport gc\ngc.collect()")
 
 
-def _drive_many(board, scripts, files):
-    """Under the system Python: start QEMU, load the files, run each script."""
+def _session(board, codes, files):
+    """Under the system Python: start QEMU, load the files, run each piece
+    of code in turn; 1 as soon as one raised."""
     sys.path.insert(0, str(qemu_run.micropython_dir() / "tools"))
     import pyboard
 
@@ -171,8 +172,7 @@ def _drive_many(board, scripts, files):
     try:
         pyb.enter_raw_repl()
         _load(pyb, files)
-        for script in scripts:
-            code = EXEC_CODE % (script, Path(script).read_text(), script)
+        for code in codes:
             ret, ret_err = pyb.exec_raw(code, timeout=None, data_consumer=pyboard.stdout_write_bytes)
             if ret_err:
                 pyboard.stdout_write_bytes(ret_err)
@@ -182,32 +182,15 @@ def _drive_many(board, scripts, files):
         pyb.close()
 
 
-def _drive(board, script, files):
-    """Under the system Python: start QEMU, load the files, run the script."""
-    sys.path.insert(0, str(qemu_run.micropython_dir() / "tools"))
-    import pyboard
-
-    pyb = pyboard.Pyboard("execpty:" + qemu_run.qemu_command(board, qemu_run.firmware(board, plain="natmod")))
-    try:
-        pyb.enter_raw_repl()
-        _load(pyb, files)
-        ret, ret_err = pyb.exec_raw(Path(script).read_bytes(), timeout=None,
-                                    data_consumer=pyboard.stdout_write_bytes)
-        if ret_err:
-            pyboard.stdout_write_bytes(ret_err)
-            return 1
-        return 0
-    finally:
-        pyb.close()
-
-
 def main():
     args = sys.argv[1:]
     if args[:1] == ["--drive"]:
-        sys.exit(_drive(args[1], args[2], args[3:]))
+        sys.exit(_session(args[1], [Path(args[2]).read_bytes()], args[3:]))
     if args[:1] == ["--drive-many"]:
         count = int(args[2])
-        sys.exit(_drive_many(args[1], args[3:3 + count], args[3 + count:]))
+        scripts = args[3:3 + count]
+        codes = [EXEC_CODE % (script, Path(script).read_text(), script) for script in scripts]
+        sys.exit(_session(args[1], codes, args[3 + count:]))
     if len(args) < 2 or args[0] not in ARCHS:
         sys.exit("usage: natmod_load.py {%s} SCRIPT [MPY...]" % ",".join(ARCHS))
     problem = missing(args[0], args[2:])
