@@ -224,10 +224,7 @@ static char *uws_dyn_vstr_add_len(vstr_t *vstr, size_t len) {
 }
 
 static void uws_dyn_vstr_add_strn(vstr_t *vstr, const char *str, size_t len) {
-    char *p = uws_dyn_vstr_add_len(vstr, len);
-    for (size_t i = 0; i < len; ++i) {
-        p[i] = str[i];
-    }
+    memcpy(uws_dyn_vstr_add_len(vstr, len), str, len);
 }
 
 static void uws_dyn_vstr_add_byte(vstr_t *vstr, byte b) {
