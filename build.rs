@@ -11,6 +11,9 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=UWS_GEN_DIR");
+    // Set by the native-module build (micropython_module/natmod/Makefile),
+    // whose C side gives the ARM EABI's memory helpers itself.
+    println!("cargo::rustc-check-cfg=cfg(uws_natmod)");
 
     let header_dir = env::var_os("UWS_GEN_DIR").map(PathBuf::from).unwrap_or(out_dir);
     std::fs::create_dir_all(&header_dir).expect("create UWS_GEN_DIR");

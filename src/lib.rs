@@ -60,7 +60,10 @@ pub use frame::{FrameHeader, OpCode};
 pub extern "C" fn rust_eh_personality() {}
 
 /// The ARM EABI's memory helpers, routed to the C library (see the module).
-#[cfg(all(not(test), target_arch = "arm", target_os = "none"))]
+/// Not in the native module (`--cfg uws_natmod`): there the helpers' literal
+/// pool would be an absolute relocation in `.text`, which MicroPython's
+/// `mpy_ld` refuses, and `natmod_libc.c` gives them instead.
+#[cfg(all(not(test), not(uws_natmod), target_arch = "arm", target_os = "none"))]
 #[allow(unsafe_code)]
 mod aeabi;
 
