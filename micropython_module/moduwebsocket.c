@@ -857,6 +857,12 @@ typedef struct {
 // EAGAIN rather than return it (a non-blocking WebSocket over its queue
 // limit does), and that must be waited for like the code.
 static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t len);
+static NORETURN void uws_frame_failed(mp_obj_websocket_t *self, const uws_frame_out_t *out, int err) {
+    if (err == MP_ETIMEDOUT && out->sent == 0) {
+        mp_raise_OSError(MP_ETIMEDOUT);
+    }
+    uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_TRANSPORT_STALLED : uws_transport_kind(err), err);
+}
 static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
     const byte *more, size_t more_len) {
     if (self->queue_writes) {
@@ -868,6 +874,23 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
     }
     int err = 0;
     bool ok = false;
+    if (out->sent == 0) {
+        // Until part of the frame is out, an exception leaves the
+        // connection as it was: the first write needs no guard beyond
+        // uws_io's own, and most frames go out whole in it.
+        mp_uint_t n = uws_io(self, self->stream, UWS_IO_WRITE, (byte *)buf, len, &err);
+        if (n == MP_STREAM_ERROR && !uws_would_block(err)) {
+            uws_frame_failed(self, out, err);
+        }
+        if (n != MP_STREAM_ERROR) {
+            out->sent = n;
+            buf += n;
+            len -= n;
+            if (len == 0 && more_len == 0) {
+                return;
+            }
+        }
+    }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         ok = uws_push(self, self->stream, buf, len, true, &out->sent, &err)
@@ -887,10 +910,7 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
         nlr_jump(nlr.ret_val);
     }
     if (!ok) {
-        if (err == MP_ETIMEDOUT && out->sent == 0) {
-            mp_raise_OSError(MP_ETIMEDOUT);
-        }
-        uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_TRANSPORT_STALLED : uws_transport_kind(err), err);
+        uws_frame_failed(self, out, err);
     }
 }
 
