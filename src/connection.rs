@@ -541,13 +541,14 @@ impl Connection {
     /// Whether a receive step can make progress without reading the
     /// transport: a whole frame header, or message payload, is read ahead,
     /// or the connection is closed (the step then reports that at once).
-    /// A partial header read ahead is not enough: the step would read.
+    /// A partial header read ahead is not enough, nor a small message's
+    /// header without all its payload: the step would read.
     pub fn ready(&self) -> bool {
         if !matches!(self.state, State::Open | State::CloseSent) {
             return true;
         }
         match self.rx {
-            Rx::Header => self.ahead_header_complete(),
+            Rx::Header => self.ahead_header_complete() && !self.small_message_partly_ahead(),
             Rx::Data if self.compressed => self.inflate_ready(),
             Rx::Data => self.ahead_start < self.ahead_end,
             Rx::Control => false,
@@ -568,7 +569,7 @@ impl Connection {
         }
         let ahead = usize::from(self.ahead_end.saturating_sub(self.ahead_start));
         match self.rx {
-            Rx::Header if self.ahead_header_complete() => RxBound::Internal(0),
+            Rx::Header if self.ahead_header_complete() && !self.small_message_partly_ahead() => RxBound::Internal(0),
             Rx::Header => RxBound::Internal(MAX_CONTROL_PAYLOAD.saturating_sub(ahead)),
             Rx::Data if self.compressed && self.inflate_ready() => RxBound::Nothing,
             Rx::Data if self.compressed => RxBound::Internal(MAX_CONTROL_PAYLOAD.saturating_sub(usize::from(self.ahead_end))),
@@ -592,11 +593,14 @@ impl Connection {
         }
         let (start, end) = (self.ahead_start as usize, self.ahead_end as usize);
         match self.rx {
-            // The next header is all read ahead: no read needed.
-            Rx::Header if self.ahead_header_complete() => Want::Internal(&mut []),
+            // The next header is all read ahead: no read needed, unless it
+            // begins a small message whose payload is only partly here
+            // (then read the rest into the buffer, so that the message is
+            // taken in one step, take_small_message).
+            Rx::Header if self.ahead_header_complete() && !self.small_message_partly_ahead() => Want::Internal(&mut []),
             Rx::Header => {
                 // Between frames the control buffer is free: read the next
-                // header together with whatever follows it. A header begun
+                // header together with whatever follows it. A frame begun
                 // in an earlier read moves to the buffer's front first.
                 if start > 0 {
                     shift_down(&mut self.control, start, 0, end - start);
@@ -646,25 +650,12 @@ impl Connection {
     /// for anything else, which the general steps then handle, with the
     /// errors they report.
     pub fn take_small_message(&mut self, out: &mut [u8]) -> Option<(MessageKind, usize)> {
-        if !matches!(self.state, State::Open | State::CloseSent) || self.rx != Rx::Header || self.message.is_some() {
-            return None;
-        }
+        let (kind, header_len, len) = self.small_message_ahead()?;
         let ahead = self.control.get(self.ahead_start as usize..self.ahead_end as usize)?;
-        let (kind, b1) = match *ahead {
-            [0x81, b1, ..] => (MessageKind::Text, b1),
-            [0x82, b1, ..] => (MessageKind::Binary, b1),
-            _ => return None,
-        };
-        let masked = b1 & 0x80 != 0;
-        let len = usize::from(b1 & 0x7F);
-        let header_len = if masked { 6 } else { 2 };
-        if len > 125 || masked != (self.role == Role::Server) || len as u64 > self.max_frame.min(self.max_message) {
-            return None;
-        }
         let payload = ahead.get(header_len..header_len + len)?;
         let to = out.get_mut(..len)?;
         let key = match ahead.get(2..6) {
-            Some(&[a, b, c, d]) if masked => Some([a, b, c, d]),
+            Some(&[a, b, c, d]) if header_len == 6 => Some([a, b, c, d]),
             _ => None,
         };
         mask_into(to, payload, key.unwrap_or([0; 4]), 0);
@@ -688,13 +679,49 @@ impl Connection {
         Some((kind, len))
     }
 
+    /// The next frame read ahead, when it begins a message that
+    /// [`take_small_message`](Self::take_small_message) takes once all of it
+    /// is here: its kind, header length and payload length. The frame fits
+    /// the read-ahead buffer whole.
+    fn small_message_ahead(&self) -> Option<(MessageKind, usize, usize)> {
+        if !matches!(self.state, State::Open | State::CloseSent) || self.rx != Rx::Header || self.message.is_some() {
+            return None;
+        }
+        let (kind, b1) = match *self.control.get(self.ahead_start as usize..self.ahead_end as usize)? {
+            [0x81, b1, ..] => (MessageKind::Text, b1),
+            [0x82, b1, ..] => (MessageKind::Binary, b1),
+            _ => return None,
+        };
+        let masked = b1 & 0x80 != 0;
+        let len = usize::from(b1 & 0x7F);
+        let header_len = if masked { 6 } else { 2 };
+        if header_len + len > MAX_CONTROL_PAYLOAD
+            || masked != (self.role == Role::Server)
+            || len as u64 > self.max_frame.min(self.max_message)
+        {
+            return None;
+        }
+        Some((kind, header_len, len))
+    }
+
+    fn small_message_partly_ahead(&self) -> bool {
+        self.small_message_ahead().is_some_and(|(_, header_len, len)| self.buffered() < header_len + len)
+    }
+
     /// Report `n` bytes read into the buffer of [`Want::Internal`].
     pub fn filled(&mut self, n: usize) -> Result<Event, ProtocolError> {
         let result = match self.rx {
             Rx::Header => {
                 let end = (self.ahead_end as usize + n).min(MAX_CONTROL_PAYLOAD);
                 self.ahead_end = end as u8;
-                self.use_ahead()
+                if n > 0 && self.small_message_ahead().is_some() {
+                    // A small message, whole or not yet: left for
+                    // take_small_message (want() reads the rest, or says to
+                    // parse it when that does not take it).
+                    Ok(Event::Continue)
+                } else {
+                    self.use_ahead()
+                }
             }
             Rx::Control => self.control_filled(n),
             Rx::Data if self.compressed => {

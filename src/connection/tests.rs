@@ -481,11 +481,11 @@ fn ready_only_when_a_step_needs_no_read() {
     assert!(!conn.ready(), "nothing read ahead");
     // One byte of a header: a step would read, so not ready (select.poll
     // must wait on the socket, not wake up at once).
-    let wire = frame(Role::Server, 0x2, true, &[5; 10]);
+    let wire = frame(Role::Server, 0x2, true, &[5; 200]);
     assert_eq!(fill(&mut conn, &wire[..1]), Ok(Event::Continue));
     assert!(!conn.ready());
     // The rest of the header and part of the payload: payload is buffered.
-    assert_eq!(fill(&mut conn, &wire[1..6]), Ok(Event::Continue));
+    assert_eq!(fill(&mut conn, &wire[1..8]), Ok(Event::Continue));
     assert!(conn.ready());
     assert_eq!(conn.rx_bound(), RxBound::Buffered(4));
     let mut out = [0u8; 4];
@@ -496,7 +496,19 @@ fn ready_only_when_a_step_needs_no_read() {
     assert_eq!(conn.data_received(&mut out), Ok(Event::Continue));
     // Payload still to come from the transport: not ready.
     assert!(!conn.ready());
-    assert_eq!(conn.rx_bound(), RxBound::Data(6));
+    assert_eq!(conn.rx_bound(), RxBound::Data(196));
+    // A small message's header and part of its payload: the step reads the
+    // rest into the read-ahead (take_small_message then takes it whole).
+    let mut conn = Connection::new(Role::Client);
+    let wire = frame(Role::Server, 0x2, true, &[5; 10]);
+    assert_eq!(fill(&mut conn, &wire[..6]), Ok(Event::Continue));
+    assert!(!conn.ready());
+    assert_eq!(conn.rx_bound(), RxBound::Internal(MAX_CONTROL_PAYLOAD - 6));
+    assert_eq!(fill(&mut conn, &wire[6..]), Ok(Event::Continue));
+    assert!(conn.ready());
+    let mut out = [0u8; 10];
+    assert_eq!(conn.take_small_message(&mut out), Some((MessageKind::Binary, 10)));
+    assert_eq!(out, [5; 10]);
     // Two whole frames in one read: ready until both are used.
     let mut conn = Connection::new(Role::Client);
     let mut wire = frame(Role::Server, 0x9, true, b"p");
@@ -580,4 +592,34 @@ fn close_reply_policy() {
     assert_eq!(fill(&mut conn, &frame(Role::Server, 0x2, true, b"x")), Err(ProtocolError::UnmaskedFrame));
     assert_eq!(conn.close_reply(), None);
     assert_eq!(KEEPALIVE_CLOSE, CloseCode(1011));
+}
+
+/// Small messages arriving several to a read, the last of each read cut
+/// off: every one is taken whole by `take_small_message`; the general
+/// steps only read (the rest of a cut-off message joins the next read).
+#[test]
+fn small_messages_cut_by_reads_are_taken_whole() {
+    for role in [Role::Server, Role::Client] {
+        let from = if role == Role::Server { Role::Client } else { Role::Server };
+        let input: Vec<u8> = (0..60u8).flat_map(|i| frame(from, 0x2, true, &[i; 16])).collect();
+        for chunk in [1, 7, 64, 125] {
+            let mut conn = Connection::new(role);
+            let (mut fed, mut taken) = (0, 0u8);
+            while taken < 60 {
+                let mut out = [0u8; 16];
+                if let Some((kind, n)) = conn.take_small_message(&mut out) {
+                    assert_eq!((kind, n, out), (MessageKind::Binary, 16, [taken; 16]));
+                    taken += 1;
+                    continue;
+                }
+                let Want::Internal(buf) = conn.want() else { panic!("{role:?} {chunk}: a step past a read") };
+                let n = buf.len().min(chunk).min(input.len() - fed);
+                assert!(n > 0, "{role:?} {chunk}: message {taken} not taken whole");
+                buf[..n].copy_from_slice(&input[fed..fed + n]);
+                fed += n;
+                assert_eq!(conn.filled(n), Ok(Event::Continue));
+            }
+            assert_eq!(fed, input.len());
+        }
+    }
 }
