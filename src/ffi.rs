@@ -1684,7 +1684,8 @@ mod logic_tests {
 //              (allocate and uws_inflater_init the block if not there)
 //              ev = uws_rx_inflate(c, inflater, buf + len, cap - len, &n); len += n;
 //              (n == 0 and no room left: the message does not fit; a
-//              growing buffer grows instead, up to max_size)
+//              growing buffer grows instead, by uws_rx_inflate_room(c,
+//              len, cap), which stops one byte past the message limit)
 //          } else { want = uws_rx_want(...) as without compression }
 //          act on ev as on every receive event: UWS_EV_TEXT/BINARY end the
 //          message (buf[..len] is the inflated message); a negated close
@@ -1696,6 +1697,8 @@ mod logic_tests {
 //   message the inflater block may be freed.
 //
 // Sending a message compressed (data in one piece or several):
+//   before each piece, uws_tx_compress(c, text, fin, piece_len, min_size)
+//   says whether it goes compressed (1) or as without compression (0);
 //   for each piece: r = uws_deflate(d, piece, piece_len, out, out_cap,
 //   last_piece, &used, &n); out[..n] holds compressed bytes; piece += used;
 //   whenever out is full and more is to come, send it as a frame:
