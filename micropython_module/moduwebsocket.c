@@ -106,8 +106,6 @@
 // Compressed output is sent from a buffer this size on the C stack: a
 // message that compresses to more goes out in frames of this size.
 #define UWS_DEFLATE_FRAME (512)
-// Inflating into the growing message buffer: the least room asked for.
-#define UWS_INFLATE_STEP (1024)
 #endif
 // How long close() waits for the peer's Close (ms), whatever the stream's mode.
 #define UWS_CLOSE_TIMEOUT_MS (2000)
@@ -115,8 +113,6 @@
 #define UWS_WRITE_TIMEOUT_MS (10000)
 // The default bound on a handshake (ms): the head must arrive within it.
 #define UWS_HANDSHAKE_TIMEOUT_MS (10000)
-// Non-blocking mode: send() raises EAGAIN while this much waits unsent.
-#define UWS_TX_HIGH_WATER (16 * 1024)
 // Longest keepalive interval or timeout (ms): tick differences stay
 // meaningful on a 32-bit millisecond counter.
 #define UWS_MAX_KEEPALIVE_MS (0x3fffffff)
@@ -599,12 +595,6 @@ static mp_uint_t uws_timeout_ms(mp_obj_t timeout, mp_uint_t none_ms) {
 /******************************************************************************/
 // The WebSocket type.
 
-typedef struct _uws_tx_queue_t {
-    size_t len;
-    size_t alloc;
-    byte data[];
-} uws_tx_queue_t;
-
 struct _mp_obj_websocket_t {
     mp_obj_base_t base;
     mp_obj_t stream;
@@ -622,8 +612,9 @@ struct _mp_obj_websocket_t {
     uws_keepalive_state keepalive;
     #endif
     // Non-blocking mode (setblocking(False)): what the stream did not take
-    // yet, written before anything else (NULL when nothing waits).
-    struct _uws_tx_queue_t *tx;
+    // yet, written before anything else: the core's queue (NULL when
+    // nothing waits).
+    uws_txq *tx;
     // Set while a stream call runs: the stream must not call back in.
     uint8_t busy;
     // The small fields together: 240 bytes in all on a 32-bit port (15
@@ -718,10 +709,8 @@ static void uws_drop_message(mp_obj_websocket_t *self) {
 }
 
 static void uws_drop_tx(mp_obj_websocket_t *self) {
-    if (self->tx != NULL) {
-        m_del(byte, (byte *)self->tx, sizeof(uws_tx_queue_t) + self->tx->alloc);
-        self->tx = NULL;
-    }
+    m_del(byte, (byte *)self->tx, uws_txq_size(self->tx));
+    self->tx = NULL;
 }
 
 // Whether the connection is over (nothing more is read or sent).
@@ -822,23 +811,18 @@ static size_t uws_write_some(mp_obj_websocket_t *self, const byte *buf, size_t l
 
 // Write queued bytes the stream now takes; returns how many still wait.
 static size_t uws_flush_tx(mp_obj_websocket_t *self) {
-    uws_tx_queue_t *q = self->tx;
-    if (q == NULL || self->stream_closed) {
+    if (self->tx == NULL || self->stream_closed) {
         return 0;
     }
-    size_t n = uws_write_some(self, q->data, q->len);
+    size_t len;
+    const byte *data = uws_txq_pending(self->tx, &len);
+    size_t n = uws_write_some(self, data, len);
     // The stream call may have failed the connection and freed the queue.
-    q = self->tx;
-    if (q == NULL) {
-        return 0;
-    }
-    if (n == q->len) {
+    size_t left = uws_txq_consume(self->tx, n);
+    if (left == 0) {
         uws_drop_tx(self);
-        return 0;
     }
-    memmove(q->data, q->data + n, q->len - n);
-    q->len -= n;
-    return q->len;
+    return left;
 }
 
 // The frame being written: how many of its bytes went out so far.
@@ -915,30 +899,24 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
 }
 
 // Non-blocking mode: write what the stream takes now, queue the rest.
+// The queue's block grows to the size the core asks for.
 static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t len) {
-    size_t n = (self->tx != NULL && uws_flush_tx(self)) ? 0 : uws_write_some(self, buf, len);
+    size_t n = uws_flush_tx(self) ? 0 : uws_write_some(self, buf, len);
     if (n == len) {
         return;
     }
-    size_t queued = self->tx ? self->tx->len : 0;
-    size_t need = queued + len - n;
-    if (self->tx == NULL || need > self->tx->alloc) {
-        size_t alloc = MAX(need, 2 * queued);
-        uws_tx_queue_t *q = (uws_tx_queue_t *)(self->tx
-            ? m_renew_maybe(byte, (byte *)self->tx, sizeof(uws_tx_queue_t) + self->tx->alloc, sizeof(uws_tx_queue_t) + alloc, true)
-            : m_new_maybe(byte, sizeof(uws_tx_queue_t) + alloc));
-        if (q == NULL) {
-            // Part of a frame may be out: the connection cannot go on.
-            uws_fail_transport(CONN(self), UWS_TRANSPORT_NO_MEMORY, 0);
-            uws_close_stream(self);
-            mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to queue a frame"));
-        }
-        q->len = queued;
-        q->alloc = alloc;
+    size_t size = uws_txq_grow(self->tx, len - n);
+    uws_txq *q = size ? (uws_txq *)m_renew_maybe(byte, (byte *)self->tx, uws_txq_size(self->tx), size, true) : NULL;
+    if (q != NULL) {
+        uws_txq_resized(q, size, self->tx == NULL);
         self->tx = q;
     }
-    memcpy(self->tx->data + queued, buf + n, len - n);
-    self->tx->len = need;
+    if (!uws_txq_push(self->tx, buf + n, len - n)) {
+        // Part of a frame may be out: the connection cannot go on.
+        uws_fail_transport(CONN(self), UWS_TRANSPORT_NO_MEMORY, 0);
+        uws_close_stream(self);
+        mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to queue a frame"));
+    }
 }
 
 // Send one frame. A small one goes out in one write from the stack. A
@@ -1458,7 +1436,6 @@ static MP_DEFINE_CONST_FUN_OBJ_2(uws_recv_into_obj, uws_recv_into);
 typedef struct _uws_deflate_t {
     uws_inflater *inflater;
     uws_deflater *deflater;
-    mp_int_t max_size;
     size_t min_size;
     uws_deflate_params params;
     uint8_t rx_bits;
@@ -1466,9 +1443,6 @@ typedef struct _uws_deflate_t {
     bool rx_keep : 1;
     bool tx_keep : 1;
     bool server : 1;
-    // A message sent in fragments (send(fin=False)) is being compressed.
-    bool tx_active : 1;
-    bool tx_text : 1;
 } uws_deflate_t;
 
 // compression= and its options, in every function that makes a WebSocket.
@@ -1548,14 +1522,13 @@ static bool uws_deflate_setup(const mp_arg_val_t *args, uws_deflate_setup_t *set
 // Turn compression on for a new WebSocket, as the handshake agreed (or, for
 // a wrapped stream, as the script says). Allocates before the 101 or the
 // first frame: MemoryError leaves nothing half done.
-static void uws_deflate_attach(mp_obj_websocket_t *self, uws_deflate_setup_t *setup, bool server, mp_int_t max_size) {
+static void uws_deflate_attach(mp_obj_websocket_t *self, uws_deflate_setup_t *setup, bool server) {
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
     if (!setup->agreed) {
         return;
     }
     uws_deflate_t *z = m_new_obj(uws_deflate_t);
     memset(z, 0, sizeof(*z));
-    z->max_size = max_size;
     z->min_size = setup->min_size;
     z->params = setup->params;
     z->server = server;
@@ -1570,7 +1543,6 @@ static void uws_deflate_attach(mp_obj_websocket_t *self, uws_deflate_setup_t *se
     (void)self;
     (void)setup;
     (void)server;
-    (void)max_size;
     #endif
 }
 
@@ -1696,14 +1668,9 @@ static int32_t uws_inflate_step(mp_obj_websocket_t *self, uws_room_fn room, void
         }
         z->inflater = block;
     }
-    // The growing buffer: its spare room, else about as much again as it
-    // holds (so it doubles), never much past max_size (the core stops one
-    // byte beyond it). The caller's buffer: what is left of it.
-    size_t spare = self->msg_alloc > self->msg_len + 1 ? self->msg_alloc - self->msg_len - 1 : 0;
-    uint64_t want = MAX(spare, MAX(UWS_INFLATE_STEP, self->msg_len));
-    if ((uint64_t)z->max_size >= self->msg_len) {
-        want = MIN(want, (uint64_t)z->max_size - self->msg_len + 1);
-    }
+    // The room the core asks for in the growing buffer; the caller's
+    // buffer lowers it to what is left of it.
+    uint64_t want = uws_rx_inflate_room(CONN(self), self->msg_len, self->msg_alloc);
     byte *dst = room(self, ctx, &want);
     if (dst == NULL) {
         return UWS_RX_NO_ROOM;
@@ -1737,11 +1704,10 @@ static void uws_deflate_frame(mp_obj_websocket_t *self, bool text, bool fin, con
 // message (a write timeout, an interrupt) ends the connection (1006).
 static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
     uws_deflate_t *z = self->deflate;
-    if (z == NULL || (!z->tx_active && fin && len < z->min_size)) {
+    int32_t compress = uws_tx_compress(CONN(self), text, fin, len, z->min_size);
+    uws_check_tx(self, compress);
+    if (!compress) {
         return false;
-    }
-    if (z->tx_active && z->tx_text != text) {
-        mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
     }
     if (z->deflater == NULL) {
         size_t size = uws_deflater_size(z->tx_bits);
@@ -1755,8 +1721,6 @@ static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_o
         }
         z->deflater = block;
     }
-    z->tx_active = true;
-    z->tx_text = text;
     bool python_stream = source != MP_OBJ_NULL && mp_obj_is_instance_type(mp_obj_get_type(self->stream));
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -1808,11 +1772,8 @@ static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_o
         uws_reraise_if_fatal(nlr.ret_val);
         uws_raise_closed(self);
     }
-    if (fin) {
-        z->tx_active = false;
-        if (!z->tx_keep) {
-            uws_free_deflater(z);
-        }
+    if (fin && !z->tx_keep) {
+        uws_free_deflater(z);
     }
     return true;
 }
@@ -1826,7 +1787,7 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     // Non-blocking mode: over the high-water mark, refuse before anything
     // is sent (the caller flushes and retries), so a peer that does not
     // read cannot make us queue without end.
-    if (self->tx != NULL && uws_flush_tx(self) >= UWS_TX_HIGH_WATER) {
+    if (uws_txq_over_high_water(uws_flush_tx(self))) {
         mp_raise_OSError(MP_EAGAIN);
     }
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
@@ -2008,10 +1969,12 @@ static mp_obj_t uws_setblocking(mp_obj_t self_in, mp_obj_t flag) {
     if (blocking && self->tx != NULL) {
         // What was queued goes out now, as in any blocking send.
         uws_frame_out_t out = { .sent = 1 };
-        uws_tx_queue_t *q = self->tx;
+        uws_txq *q = self->tx;
         self->tx = NULL;
-        uws_frame_write(self, &out, q->data, q->len, NULL, 0);
-        m_del(byte, (byte *)q, sizeof(uws_tx_queue_t) + q->alloc);
+        size_t len;
+        const byte *data = uws_txq_pending(q, &len);
+        uws_frame_write(self, &out, data, len, NULL, 0);
+        m_del(byte, (byte *)q, uws_txq_size(q));
     }
     return mp_const_none;
 }
@@ -2209,7 +2172,7 @@ static mp_obj_t uws_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_
     deflate.params.client_no_context_takeover = deflate.opts.client_no_context_takeover;
     #endif
     mp_obj_websocket_t *ws = uws_new(args[ARG_stream].u_obj, args[ARG_server_side].u_bool, args[ARG_max_size].u_int);
-    uws_deflate_attach(ws, &deflate, args[ARG_server_side].u_bool, args[ARG_max_size].u_int);
+    uws_deflate_attach(ws, &deflate, args[ARG_server_side].u_bool);
     return MP_OBJ_FROM_PTR(ws);
 }
 
@@ -2579,7 +2542,7 @@ static mp_obj_t uws_accept(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw
     // Allocated before the 101 goes out: without memory for it, the
     // client gets no upgrade it could not use.
     mp_obj_websocket_t *ws = uws_new(sock, true, max_size);
-    uws_deflate_attach(ws, &deflate, true, max_size);
+    uws_deflate_attach(ws, &deflate, true);
     uws_write_all(sock, (const byte *)out.buf, result.response_len);
     vstr_clear(&out);
     mp_obj_t handshake[3] = { req->path, req->headers, mp_const_none };
@@ -2790,7 +2753,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
         uws_raise(&uws_type_HandshakeError, result.status, result.message, result.message_len);
     }
     mp_obj_websocket_t *ws = uws_new(stream, false, max_size);
-    uws_deflate_attach(ws, &deflate, false, max_size);
+    uws_deflate_attach(ws, &deflate, false);
     mp_obj_t handshake[3] = {
         mp_obj_new_str(url->path_len ? url->path : "/", url->path_len ? url->path_len : 1),
         mp_const_none,

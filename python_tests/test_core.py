@@ -27,7 +27,7 @@ def test_core_builds_without_std(target, tmp_path):
 
 
 @pytest.mark.parametrize("fuzz_target", ["connection", "handshake_request", "handshake_response",
-                                         "inflate", "extension", "deflate_roundtrip"])
+                                         "inflate", "extension", "deflate_roundtrip", "txqueue"])
 def test_fuzz_target_finds_no_crash(fuzz_target):
     corpus = ROOT / "fuzz" / "corpus" / fuzz_target
     corpus.mkdir(parents=True, exist_ok=True)

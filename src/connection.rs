@@ -28,6 +28,10 @@ use crate::utf8::Utf8Validator;
 /// sync flush ended with, which §7.2.1 has it leave out).
 const DEFLATE_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+/// The least room [`Connection::inflate_room`] asks for: a message inflated
+/// into a growing buffer is not reallocated for every few bytes.
+pub const INFLATE_STEP: u64 = 1024;
+
 /// RSV1 marks a compressed message on its first frame (RFC 7692 §6).
 const RSV1: u8 = 0b100;
 
@@ -55,6 +59,38 @@ impl MessageKind {
             MessageKind::Text => OpCode::Text,
             MessageKind::Binary => OpCode::Binary,
         }
+    }
+}
+
+/// A fragmented message being sent: its kind, and whether it is compressed
+/// (its later frames go as its first went). One byte in the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    Text,
+    Binary,
+    CompressedText,
+    CompressedBinary,
+}
+
+impl Sending {
+    const fn new(kind: MessageKind, compressed: bool) -> Self {
+        match (kind, compressed) {
+            (MessageKind::Text, false) => Sending::Text,
+            (MessageKind::Binary, false) => Sending::Binary,
+            (MessageKind::Text, true) => Sending::CompressedText,
+            (MessageKind::Binary, true) => Sending::CompressedBinary,
+        }
+    }
+
+    const fn kind(self) -> MessageKind {
+        match self {
+            Sending::Text | Sending::CompressedText => MessageKind::Text,
+            Sending::Binary | Sending::CompressedBinary => MessageKind::Binary,
+        }
+    }
+
+    const fn compressed(self) -> bool {
+        matches!(self, Sending::CompressedText | Sending::CompressedBinary)
     }
 }
 
@@ -277,7 +313,7 @@ pub struct Connection {
     /// Why the host ended it, if it did.
     local: Option<LocalEnd>,
     /// The fragmented message being sent, if any.
-    sending: Option<MessageKind>,
+    sending: Option<Sending>,
     /// permessage-deflate was negotiated (RSV1 means "compressed", RFC 7692
     /// §6), and whether the peer keeps its context between messages (so
     /// must our decompressor, §7.1.1).
@@ -885,6 +921,23 @@ impl Connection {
         self.check(result)
     }
 
+    /// How many bytes to ask room for before the next [`inflate`](Self::inflate)
+    /// into a growing message buffer that holds `held` bytes of the message
+    /// and has `alloc` bytes in all (one of them kept for a terminating
+    /// NUL): its spare room if it has any more, else [`INFLATE_STEP`] or as
+    /// much again as it holds, whichever is more (so it doubles), but never
+    /// more than one byte past the message limit (that byte fails the
+    /// connection, as in `inflate`). A host inflating into a fixed buffer
+    /// lowers it to what that buffer has left.
+    pub fn inflate_room(&self, held: usize, alloc: usize) -> u64 {
+        let spare = alloc.saturating_sub(held).saturating_sub(1) as u64;
+        let want = spare.max(INFLATE_STEP).max(held as u64);
+        match self.max_message.checked_sub(held as u64) {
+            Some(left) => want.min(left.saturating_add(1)),
+            None => want,
+        }
+    }
+
     fn inflate_step(&mut self, state: &mut InflateState, window: &mut [u8], out: &mut [u8]) -> Result<Inflated, ProtocolError> {
         let mut done = Inflated { produced: 0, event: Event::Continue };
         if !matches!(self.state, State::Open | State::CloseSent) || self.rx != Rx::Data || !self.compressed {
@@ -1027,16 +1080,46 @@ impl Connection {
         len: u64,
         mask_key: [u8; 4],
     ) -> Result<FrameHeader, SendError> {
+        self.next_data_header(kind, fin, len, mask_key, false)
+    }
+
+    /// A data frame's header; `compressed`: whether a message it starts is.
+    fn next_data_header(
+        &mut self,
+        kind: MessageKind,
+        fin: bool,
+        len: u64,
+        mask_key: [u8; 4],
+        compressed: bool,
+    ) -> Result<FrameHeader, SendError> {
         if self.state != State::Open && self.state != State::CloseReceived {
             return Err(SendError::Closed);
         }
-        let opcode = match self.sending {
-            Some(k) if k == kind => OpCode::Continuation,
+        let (opcode, compressed) = match self.sending {
+            Some(s) if s.kind() == kind => (OpCode::Continuation, s.compressed()),
             Some(_) => return Err(SendError::MessageInProgress),
-            None => kind.opcode(),
+            None => (kind.opcode(), compressed),
         };
-        self.sending = if fin { None } else { Some(kind) };
+        self.sending = if fin { None } else { Some(Sending::new(kind, compressed)) };
         Ok(self.header_for(opcode, fin, len, mask_key))
+    }
+
+    /// Whether the next frame of a `kind` message goes compressed, the
+    /// host's data being `len` bytes (the whole message when `fin`). A
+    /// message sent whole and shorter than `min_size` goes as it is: on a
+    /// short message DEFLATE's block overhead outweighs what it saves, and
+    /// compressing costs time (RFC 7692 §6 lets the sender choose per
+    /// message). A message sent in pieces is compressed from its first
+    /// piece (its size is not known then), and its later frames go as its
+    /// first went. Never without permessage-deflate.
+    /// `Err(MessageInProgress)` while a fragmented message of the other kind
+    /// is being sent (§5.4).
+    pub fn compress_next(&self, kind: MessageKind, fin: bool, len: usize, min_size: usize) -> Result<bool, SendError> {
+        match self.sending {
+            Some(s) if s.kind() != kind => Err(SendError::MessageInProgress),
+            Some(s) => Ok(s.compressed()),
+            None => Ok(self.compression && !(fin && len < min_size)),
+        }
     }
 
     /// [`data_header`](Self::data_header) for a message compressed with
@@ -1054,7 +1137,7 @@ impl Connection {
             return Err(SendError::InvalidFrame);
         }
         let first = self.sending.is_none();
-        let mut header = self.data_header(kind, fin, len, mask_key)?;
+        let mut header = self.next_data_header(kind, fin, len, mask_key, true)?;
         if first {
             header.rsv = RSV1;
         }

@@ -354,6 +354,15 @@ pub unsafe extern "C" fn uws_end_reason(c: *mut Connection, out: *mut u8) -> usi
     unsafe { conn(c) }.end_reason_into(unsafe { bytes_mut(out, UWS_MAX_REASON) })
 }
 
+/// The `UWS_TX_*` error for a frame that cannot be sent.
+fn send_error(e: SendError) -> i32 {
+    match e {
+        SendError::Closed => UWS_TX_CLOSED,
+        SendError::MessageInProgress => UWS_TX_IN_PROGRESS,
+        SendError::InvalidFrame => UWS_TX_INVALID,
+    }
+}
+
 /// Write the header of the next frame into `out` (UWS_MAX_HEADER bytes)
 /// and the masking key into `key` (4 bytes; the payload must be masked with
 /// it when the key is used, i.e. in the client role; the server role's key
@@ -366,9 +375,7 @@ fn write_header(
 ) -> i32 {
     let header = match result {
         Ok(h) => h,
-        Err(SendError::Closed) => return UWS_TX_CLOSED,
-        Err(SendError::MessageInProgress) => return UWS_TX_IN_PROGRESS,
-        Err(SendError::InvalidFrame) => return UWS_TX_INVALID,
+        Err(e) => return send_error(e),
     };
     if out.is_null() {
         return UWS_TX_INVALID;
@@ -1122,6 +1129,124 @@ pub unsafe extern "C" fn uws_keepalive_poll(k: *mut uws_keepalive_state, now: u3
     }
 }
 
+// ---------------------------------------------------------------------------
+// The send queue of a non-blocking connection (`txqueue`): one block the
+// host allocates, the queue's counts at its start, the bytes after them.
+// The host keeps a pointer to the block (NULL while nothing waits):
+//   flush:  data = uws_txq_pending(q, &len); n = write(data, len) (what the
+//           stream takes); if (uws_txq_consume(q, n) == 0) free the block
+//           (uws_txq_size(q) bytes)
+//   queue:  size = uws_txq_grow(q, more); if (size) { q = realloc(q,
+//           uws_txq_size(q), size) (q may be NULL: a new block);
+//           uws_txq_resized(q, size, was_null) }; uws_txq_push(q, data, more)
+//           (false: no memory; with part of a frame out, the connection
+//           cannot go on)
+//   send:   refuse a new message while uws_txq_over_high_water(waiting).
+// The counts are read and written unaligned: any block will do.
+
+use crate::txqueue::{self, TxQueue};
+
+/// The queue's counts at the start of its block.
+const TXQ_HEAD: usize = core::mem::size_of::<TxQueue>();
+/// What `uws_txq_grow` asks for when no block can hold the bytes: more
+/// than any heap has, and rounding it up to the heap's block size does not
+/// overflow, so the host's allocation fails and it reports no memory.
+const TXQ_IMPOSSIBLE: usize = isize::MAX as usize;
+
+/// The counts of the queue in `q`'s block (None for NULL).
+unsafe fn txq_head(q: *const TxQueue) -> Option<TxQueue> {
+    if q.is_null() {
+        return None;
+    }
+    // SAFETY: the host passes a block it set up with uws_txq_resized,
+    // which starts with the counts.
+    Some(unsafe { q.read_unaligned() })
+}
+
+/// The bytes of `q`'s block after the counts (`head.capacity()` of them).
+unsafe fn txq_bytes<'a>(q: *mut TxQueue, head: &TxQueue) -> &'a mut [u8] {
+    // SAFETY: the block is TXQ_HEAD + capacity bytes (uws_txq_resized
+    // recorded the size the host allocated), not aliased during the call.
+    unsafe { bytes_mut((q as *mut u8).add(TXQ_HEAD), head.capacity()) }
+}
+
+/// Bytes of the queue's block (to free or reallocate it); 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn uws_txq_size(q: *const TxQueue) -> usize {
+    unsafe { txq_head(q) }.map_or(0, |h| TXQ_HEAD.saturating_add(h.capacity()))
+}
+
+/// The size the block must have before `more` bytes are queued: 0 when it
+/// has room; for NULL (nothing waits), the size of a new block. It grows
+/// to what is needed or to twice what waits, whichever is more; a size
+/// that cannot be allocated comes back as more than any heap has.
+#[no_mangle]
+pub unsafe extern "C" fn uws_txq_grow(q: *const TxQueue, more: usize) -> usize {
+    let head = unsafe { txq_head(q) };
+    match head.as_ref().map_or(Some(more), |h| h.grow_to(more)) {
+        None => 0,
+        Some(capacity) => TXQ_HEAD.saturating_add(capacity).min(TXQ_IMPOSSIBLE),
+    }
+}
+
+/// The host (re)allocated the block at `q` to `size` bytes, as
+/// `uws_txq_grow` asked (`fresh`: a new block, nothing queued yet;
+/// otherwise what waited was moved along).
+#[no_mangle]
+pub unsafe extern "C" fn uws_txq_resized(q: *mut TxQueue, size: usize, fresh: bool) {
+    if q.is_null() {
+        return;
+    }
+    let capacity = size.saturating_sub(TXQ_HEAD);
+    let mut head = if fresh { TxQueue::with_capacity(capacity) } else { unsafe { q.read_unaligned() } };
+    head.resized(capacity);
+    // SAFETY: the host's block, at least TXQ_HEAD bytes.
+    unsafe { q.write_unaligned(head) };
+}
+
+/// Queue `len` bytes from `data` after what waits. False, nothing queued,
+/// when the block has no room for them (or `q` is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn uws_txq_push(q: *mut TxQueue, data: *const u8, len: usize) -> bool {
+    let Some(mut head) = (unsafe { txq_head(q) }) else { return false };
+    let ok = head.append(unsafe { txq_bytes(q, &head) }, unsafe { bytes(data, len) });
+    unsafe { q.write_unaligned(head) };
+    ok
+}
+
+/// The bytes waiting (in the block) and their count in `*len`; NULL and 0
+/// for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn uws_txq_pending(q: *mut TxQueue, len: *mut usize) -> *const u8 {
+    let Some(head) = (unsafe { txq_head(q) }) else {
+        unsafe { write_len(len, 0) };
+        return core::ptr::null();
+    };
+    let pending = head.pending(unsafe { txq_bytes(q, &head) });
+    unsafe { write_len(len, pending.len()) };
+    pending.as_ptr()
+}
+
+/// `written` bytes from the front went out: the rest moves up. Returns how
+/// many still wait (0: the block may be freed); 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn uws_txq_consume(q: *mut TxQueue, written: usize) -> usize {
+    let Some(mut head) = (unsafe { txq_head(q) }) else { return 0 };
+    let left = head.consume(unsafe { txq_bytes(q, &head) }, written);
+    unsafe { q.write_unaligned(head) };
+    left
+}
+
+/// Whether a non-blocking send is refused (EAGAIN) with `waiting` bytes
+/// still queued after a flush: at or over the high-water mark.
+#[no_mangle]
+pub extern "C" fn uws_txq_over_high_water(waiting: usize) -> bool {
+    txqueue::over_high_water(waiting)
+}
+
+#[cfg(test)]
+mod txq_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1559,7 +1684,8 @@ mod logic_tests {
 //              (allocate and uws_inflater_init the block if not there)
 //              ev = uws_rx_inflate(c, inflater, buf + len, cap - len, &n); len += n;
 //              (n == 0 and no room left: the message does not fit; a
-//              growing buffer grows instead, up to max_size)
+//              growing buffer grows instead, by uws_rx_inflate_room(c,
+//              len, cap), which stops one byte past the message limit)
 //          } else { want = uws_rx_want(...) as without compression }
 //          act on ev as on every receive event: UWS_EV_TEXT/BINARY end the
 //          message (buf[..len] is the inflated message); a negated close
@@ -1571,6 +1697,8 @@ mod logic_tests {
 //   message the inflater block may be freed.
 //
 // Sending a message compressed (data in one piece or several):
+//   before each piece, uws_tx_compress(c, text, fin, piece_len, min_size)
+//   says whether it goes compressed (1) or as without compression (0);
 //   for each piece: r = uws_deflate(d, piece, piece_len, out, out_cap,
 //   last_piece, &used, &n); out[..n] holds compressed bytes; piece += used;
 //   whenever out is full and more is to come, send it as a frame:
@@ -1905,6 +2033,32 @@ pub unsafe extern "C" fn uws_tx_compressed_header(
     key: *mut u8,
 ) -> i32 {
     unsafe { data_frame_header(c, text, random, out, key, |c, kind, k| c.compressed_data_header(kind, fin, len, k)) }
+}
+
+/// Whether the next frame of a message goes compressed: 1 yes (send it
+/// with uws_deflate and uws_tx_compressed_header), 0 no (as without
+/// compression), or UWS_TX_IN_PROGRESS (a fragmented message of the other
+/// type is being sent). `len`: the bytes of this piece (the whole message
+/// when `fin`); a message sent whole and shorter than `min_size` goes
+/// uncompressed (the `compress_min_size` setting); a message sent in pieces
+/// is compressed from its first. Always 0 without permessage-deflate.
+#[no_mangle]
+pub unsafe extern "C" fn uws_tx_compress(c: *mut Connection, text: bool, fin: bool, len: usize, min_size: usize) -> i32 {
+    let kind = if text { MessageKind::Text } else { MessageKind::Binary };
+    match unsafe { conn(c) }.compress_next(kind, fin, len, min_size) {
+        Ok(compress) => i32::from(compress),
+        Err(e) => send_error(e),
+    }
+}
+
+/// How many bytes of room to give the next `uws_rx_inflate`, the message
+/// being inflated into a growing buffer of `alloc` bytes that holds `held`
+/// of it (and keeps one byte for a NUL): its spare room, else as much
+/// again as it holds (1024 at least), never much past the message limit.
+/// Inflating into a fixed buffer, lower it to what that buffer has left.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_inflate_room(c: *mut Connection, held: usize, alloc: usize) -> u64 {
+    unsafe { conn(c) }.inflate_room(held, alloc)
 }
 
 #[cfg(test)]

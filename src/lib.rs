@@ -14,6 +14,7 @@
 //! - [`extension`]: permessage-deflate negotiation (RFC 7692 §5–§7).
 //! - [`connection`]: the state machine: roles, reassembly, control frames,
 //!   the close handshake, limits.
+//! - [`txqueue`]: the send queue of a non-blocking connection.
 //! - `ffi`: the C ABI the shim calls (the only `extern "C"` surface).
 #![no_std]
 #![deny(unsafe_code)]
@@ -39,6 +40,7 @@ pub mod http;
 pub mod inflate;
 pub mod keepalive;
 pub mod sha1;
+pub mod txqueue;
 pub mod url;
 pub mod utf8;
 

@@ -256,3 +256,79 @@ proptest! {
         prop_assert_eq!(seen, expected);
     }
 }
+
+#[test]
+fn which_messages_go_compressed() {
+    let mut conn = Connection::new(Role::Server);
+    // Without permessage-deflate: never.
+    assert_eq!(conn.compress_next(MessageKind::Text, true, 1000, 0), Ok(false));
+    assert_eq!(conn.compress_next(MessageKind::Text, false, 0, 0), Ok(false));
+    conn.set_compression(true, true);
+    // Sent whole: at min_size and over, not under; 0 compresses everything.
+    for (len, min, compress) in [(0, 0, true), (0, 1, false), (1, 1, true), (31, 32, false), (32, 32, true),
+        (usize::MAX, usize::MAX, true), (usize::MAX - 1, usize::MAX, false), (0, usize::MAX, false)] {
+        assert_eq!(conn.compress_next(MessageKind::Binary, true, len, min), Ok(compress), "{len} {min}");
+    }
+    // The first piece of a fragmented message: whatever its size.
+    assert_eq!(conn.compress_next(MessageKind::Text, false, 0, usize::MAX), Ok(true));
+    conn.compressed_data_header(MessageKind::Text, false, 3, [0; 4]).unwrap();
+    // Its later pieces go as it began, the last one short or not.
+    assert_eq!(conn.compress_next(MessageKind::Text, true, 0, 32), Ok(true));
+    assert_eq!(conn.compress_next(MessageKind::Binary, true, 1000, 0), Err(SendError::MessageInProgress));
+    conn.compressed_data_header(MessageKind::Text, true, 1, [0; 4]).unwrap();
+    assert_eq!(conn.compress_next(MessageKind::Binary, true, 1, 32), Ok(false));
+    // A fragmented message begun uncompressed goes on uncompressed.
+    conn.data_header(MessageKind::Binary, false, 3, [0; 4]).unwrap();
+    assert_eq!(conn.compress_next(MessageKind::Binary, true, 1000, 0), Ok(false));
+    assert_eq!(conn.compress_next(MessageKind::Text, true, 1000, 0), Err(SendError::MessageInProgress));
+    conn.data_header(MessageKind::Binary, true, 3, [0; 4]).unwrap();
+    assert_eq!(conn.compress_next(MessageKind::Text, true, 1000, 0), Ok(true));
+}
+
+#[test]
+fn inflate_room_grows_the_buffer_and_stops_past_the_limit() {
+    let mut conn = Connection::new(Role::Client);
+    // No limit: the spare room, else INFLATE_STEP, else as much as held.
+    assert_eq!(conn.inflate_room(0, 0), INFLATE_STEP);
+    assert_eq!(conn.inflate_room(0, 1), INFLATE_STEP);
+    assert_eq!(conn.inflate_room(0, 5000), 4999);
+    assert_eq!(conn.inflate_room(1000, 1001), INFLATE_STEP);
+    assert_eq!(conn.inflate_room(3000, 3001), 3000);
+    assert_eq!(conn.inflate_room(3000, 2000), 3000);
+    assert_eq!(conn.inflate_room(usize::MAX / 2, usize::MAX / 2), (usize::MAX / 2) as u64);
+    // Holding all a u64 counts: one byte more fails it.
+    assert_eq!(conn.inflate_room(usize::MAX, usize::MAX), if usize::BITS == 64 { 1 } else { usize::MAX as u64 });
+    assert_eq!(conn.inflate_room(0, usize::MAX), usize::MAX as u64 - 1);
+    // With a limit: one byte past it at most.
+    conn.set_limits(2000, u64::MAX);
+    assert_eq!(conn.inflate_room(0, 0), INFLATE_STEP);
+    assert_eq!(conn.inflate_room(1500, 1501), 501);
+    assert_eq!(conn.inflate_room(2000, 2001), 1);
+    assert_eq!(conn.inflate_room(0, 10_000), 2001);
+    // Holding more than the limit (the core has failed it by then): no cap.
+    assert_eq!(conn.inflate_room(2001, 2002), 2001);
+    // A limit of 0 (uws_conn_init takes 0 as none): one byte, which fails it.
+    conn.set_limits(0, u64::MAX);
+    assert_eq!(conn.inflate_room(0, 0), 1);
+    assert_eq!(conn.inflate_room(1, 2), INFLATE_STEP);
+    conn.set_limits(1, u64::MAX);
+    assert_eq!(conn.inflate_room(0, 0), 2);
+    conn.set_limits(u64::MAX, u64::MAX);
+    assert_eq!(conn.inflate_room(0, 0), INFLATE_STEP);
+}
+
+proptest! {
+    #[test]
+    fn inflate_room_is_never_zero_nor_far_past_the_limit(held in 0usize..1 << 20, alloc in 0usize..1 << 21, max in 0u64..1 << 20) {
+        let mut conn = Connection::new(Role::Server);
+        conn.set_limits(max, u64::MAX);
+        let room = conn.inflate_room(held, alloc);
+        prop_assert!(room >= 1);
+        if (held as u64) <= max {
+            prop_assert!(held as u64 + room <= max + 1);
+        }
+        let spare = alloc.saturating_sub(held + 1) as u64;
+        let grown = spare.max(INFLATE_STEP).max(held as u64);
+        prop_assert!(room == grown || room == (max - held as u64 + 1).min(grown));
+    }
+}

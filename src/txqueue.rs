@@ -1,0 +1,104 @@
+//! The send queue of a non-blocking connection, sans-IO: what the transport
+//! did not take yet, written before anything else so that frames go out
+//! whole and in order (RFC 6455 §5.4: frames of different messages are not
+//! interleaved, and a control frame may only come between whole frames).
+//!
+//! The core keeps the count; the bytes live in a buffer the host allocates
+//! at the size [`TxQueue::grow_to`] asks for. The host writes
+//! [`TxQueue::pending`] to its transport, reports what went out with
+//! [`TxQueue::consume`], and queues what a write did not take with
+//! [`TxQueue::append`].
+
+/// A non-blocking sender refuses a new message while this many bytes wait
+/// unsent (the caller flushes and tries again), so that a peer that stops
+/// reading cannot make it queue without end. A message accepted below the
+/// mark is queued whole, whatever its size.
+pub const HIGH_WATER: usize = 16 * 1024;
+
+/// Whether `waiting` unsent bytes are at or over [`HIGH_WATER`].
+pub const fn over_high_water(waiting: usize) -> bool {
+    waiting >= HIGH_WATER
+}
+
+/// How much of the host's buffer is in use: `buf[..len]` waits to be
+/// written, `capacity` is the buffer's size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxQueue {
+    len: usize,
+    capacity: usize,
+}
+
+impl TxQueue {
+    /// An empty queue over a buffer of `capacity` bytes.
+    pub const fn with_capacity(capacity: usize) -> Self {
+        TxQueue { len: 0, capacity }
+    }
+
+    /// Bytes waiting.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The size of the buffer the queue is over.
+    pub const fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The capacity the buffer must grow to before `more` bytes are
+    /// appended, or `None` when they fit. It grows to what is needed, or to
+    /// twice what waits if that is more, so that a queue filled a piece at
+    /// a time is reallocated a logarithmic number of times. `usize::MAX`
+    /// when the total does not fit a `usize` (no buffer can be that big).
+    pub const fn grow_to(&self, more: usize) -> Option<usize> {
+        let Some(need) = self.len.checked_add(more) else { return Some(usize::MAX) };
+        if need <= self.capacity {
+            return None;
+        }
+        let doubled = self.len.saturating_mul(2);
+        Some(if need > doubled { need } else { doubled })
+    }
+
+    /// The host moved the queue to a buffer of `capacity` bytes (its bytes
+    /// copied along). A smaller buffer keeps only what fits.
+    pub fn resized(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        self.len = self.len.min(capacity);
+    }
+
+    /// The bytes waiting, in `buf` (the host's buffer).
+    pub fn pending<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Queue `data` after what waits, in `buf` (the host's buffer of
+    /// `capacity` bytes). False, and nothing queued, when it does not fit.
+    pub fn append(&mut self, buf: &mut [u8], data: &[u8]) -> bool {
+        let Some(end) = self.len.checked_add(data.len()) else { return false };
+        if end > self.capacity {
+            return false;
+        }
+        let Some(dst) = buf.get_mut(self.len..end) else { return false };
+        dst.copy_from_slice(data);
+        self.len = end;
+        true
+    }
+
+    /// `written` bytes from the front went out (a count over what waits
+    /// counts as all of it): the rest moves to the front of `buf`. Returns
+    /// how many still wait.
+    pub fn consume(&mut self, buf: &mut [u8], written: usize) -> usize {
+        let written = written.min(self.len);
+        if let Some(held) = buf.get_mut(..self.len) {
+            held.copy_within(written.., 0);
+        }
+        self.len -= written;
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests;
