@@ -74,13 +74,17 @@ run: firmware
 	@exec $(FIRMWARE) $(ROOT)/examples/dashboard.py $(HOST) $(PORT)
 
 # The abuse suite and the API fuzzer run on the sanitizer firmware as well
-# (UWS_FIRMWARE_ASAN).
+# (UWS_FIRMWARE_ASAN). The Autobahn suites and the core's bounded fuzzing
+# (test_core.py) run beside the rest (tools/beside.sh; their output follows
+# the rest's).
+MAIN_TEST = UWS_FIRMWARE=$(FIRMWARE) UWS_FIRMWARE_ASAN=$(ASAN_FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) \
+	UWS_BUILD_DIR=$(BUILD_DIR) $(TEST_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider
+BESIDE_TESTS := test_autobahn.py test_core.py
 test: deps-test firmware firmware-asan $(TEST_FIRMWARES)
 	cargo test --quiet
 	$(ROOT)/tools/panic_check.sh
-	UWS_FIRMWARE=$(FIRMWARE) UWS_FIRMWARE_ASAN=$(ASAN_FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) \
-		UWS_BUILD_DIR=$(BUILD_DIR) $(TEST_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/python_tests
-	$(NATMOD_TEST)
+	$(ROOT)/tools/beside.sh $(BUILD_DIR)/beside.log '$(MAIN_TEST) $(addprefix $(ROOT)/python_tests/,$(BESIDE_TESTS))' \
+		'$(MAIN_TEST) $(addprefix --ignore=$(ROOT)/python_tests/,$(BESIDE_TESTS)) $(ROOT)/python_tests && $(NATMOD_TEST)'
 
 # A long fuzzing run of every target (FUZZ_SECONDS each), not part of test:
 # the core's fuzzers, then the Python API fuzzer on the sanitizer firmware.

@@ -112,6 +112,7 @@ def test_close_from_the_server_with_code_and_reason():
 
     with WebsocketsServer(close_first) as srv:
         code, lines = run_session(srv.url(), "until_close")
+        srv.wait_idle()
     assert code == 0, lines
     assert lines == ["open None", "peer closed 4001 server says bye"]
     # The client echoed the code (RFC 6455 §5.5.1): the close handshake completed.
@@ -128,6 +129,7 @@ def test_close_from_the_client_with_code_and_reason():
 
     with WebsocketsServer(wait_for_close) as srv:
         code, lines = run_session(srv.url(), "text=one", "close=4002,client says bye")
+        srv.wait_idle()
     assert code == 0, lines
     assert lines == ["open None", "closed 4002 client says bye"]
     assert seen == [(4002, "client says bye")] == srv.closes
@@ -143,6 +145,7 @@ def test_message_over_max_size_closes_with_1009():
 
     with WebsocketsServer(send_big) as srv:
         code, lines = run_session(srv.url(), "max_size=1000", "recv")
+        srv.wait_idle()
     assert code == 1, lines
     assert lines[-1] == "raised ConnectionClosed 1009 message exceeds the size limit", lines
     assert seen == [(1009, "message exceeds the size limit")]
@@ -303,6 +306,7 @@ def test_example_client_sends_text_and_binary_and_closes():
 
     with WebsocketsServer(record) as srv:
         code, out = run_mp(EXAMPLES / "client.py", srv.url("/demo"))
+        srv.wait_idle()
     assert code == 0, out
     assert "received text: 'Hello from MicroPython'" in out
     assert "received binary: b'\\x00\\x01\\x02\\xff'" in out

@@ -116,6 +116,7 @@ def test_fragments_pings_and_closes_over_tls(tls_server):
 
     srv = tls_server(scenario)
     code, lines = run_session(srv.url(), "insecure=1", "recv", "text=ready", "until_close")
+    srv.wait_idle()
     assert code == 0, lines
     assert lines == ["open None", "recv text 8 'over tls'", "recv text 6 'pinged'",
                      "peer closed 4003 tls bye"]

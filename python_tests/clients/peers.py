@@ -75,8 +75,29 @@ class WebsocketsServer:
         self.port = self.server.socket.getsockname()[1]
         self.scheme = "wss" if options.get("ssl") else "ws"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._running = 0
+        self._idle = threading.Condition()
+
+    def wait_idle(self, timeout=10.0):
+        """Wait until no connection's handler is running. A client that has
+        ended says nothing of the server's thread, which may still be
+        finishing its close handshake: srv.closes and what handlers record
+        are complete after this (the end of a with block waits too)."""
+        with self._idle:
+            assert self._idle.wait_for(lambda: self._running == 0, timeout), \
+                "a handler still runs after %.0f s" % timeout
 
     def _handle(self, ws):
+        with self._idle:
+            self._running += 1
+        try:
+            self._serve_one(ws)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def _serve_one(self, ws):
         try:
             self.handler(ws)
         except ConnectionClosed:
@@ -102,6 +123,8 @@ class WebsocketsServer:
         return self
 
     def __exit__(self, *exc):
+        with self._idle:
+            self._idle.wait_for(lambda: self._running == 0, 10.0)
         self.server.shutdown()
         self.thread.join(10)
 
