@@ -798,15 +798,15 @@ static mp_int_t uws_conn_read(mp_obj_websocket_t *self, byte *buf, size_t len) {
     return n;
 }
 
-// Write what the stream takes now (non-blocking mode). Returns the count;
-// a stream error fails the connection.
-static size_t uws_write_some(mp_obj_websocket_t *self, const byte *buf, size_t len) {
-    size_t done = 0;
+// Write what the stream takes now (non-blocking mode). Returns the count,
+// also added to *sent as it goes; a stream error fails the connection.
+static size_t uws_write_some(mp_obj_websocket_t *self, const byte *buf, size_t len, size_t *sent) {
+    size_t before = *sent;
     int err;
-    if (!uws_push(self, self->stream, buf, len, false, &done, &err) && err != 0) {
+    if (!uws_push(self, self->stream, buf, len, false, sent, &err) && err != 0) {
         uws_end_transport(self, uws_transport_kind(err), err);
     }
-    return done;
+    return *sent - before;
 }
 
 // Write queued bytes the stream now takes; returns how many still wait.
@@ -816,7 +816,8 @@ static size_t uws_flush_tx(mp_obj_websocket_t *self) {
     }
     size_t len;
     const byte *data = uws_txq_pending(self->tx, &len);
-    size_t n = uws_write_some(self, data, len);
+    size_t n = 0;
+    uws_write_some(self, data, len, &n);
     // The stream call may have failed the connection and freed the queue.
     size_t left = uws_txq_consume(self->tx, n);
     if (left == 0) {
@@ -825,9 +826,13 @@ static size_t uws_flush_tx(mp_obj_websocket_t *self) {
     return left;
 }
 
-// The frame being written: how many of its bytes went out so far.
+// The frame being written: how many of its bytes went out (or were
+// queued) so far, and what to give back to the core if none do: 0 when the
+// frame's header moved nothing there, else the send mark from before it
+// plus one (uws_tx_mark: a fragment begun or ended).
 typedef struct {
     size_t sent;
+    uint8_t undo;
 } uws_frame_out_t;
 
 // Write bytes of a frame. Blocking mode: all of them. If the stream stops
@@ -839,29 +844,30 @@ typedef struct {
 // (`more`: the payload after its header, or NULL) go in one call. Every
 // stream call is guarded on its own (uws_io): a native stream may raise
 // EAGAIN rather than return it (a non-blocking WebSocket over its queue
-// limit does), and that must be waited for like the code.
-static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t len);
+// limit does), and that must be waited for like the code. A frame of which
+// nothing went out is taken back in the core (uws_frame_out_t.undo).
+static void uws_frame_queue(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len);
+static void uws_frame_unsent(mp_obj_websocket_t *self, const uws_frame_out_t *out) {
+    if (out->sent == 0 && out->undo != 0) {
+        uws_tx_rewind(CONN(self), out->undo - 1);
+    }
+}
 static NORETURN void uws_frame_failed(mp_obj_websocket_t *self, const uws_frame_out_t *out, int err) {
     if (err == MP_ETIMEDOUT && out->sent == 0) {
+        uws_frame_unsent(self, out);
         mp_raise_OSError(MP_ETIMEDOUT);
     }
     uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_TRANSPORT_STALLED : uws_transport_kind(err), err);
 }
 static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
     const byte *more, size_t more_len) {
-    if (self->queue_writes) {
-        uws_frame_queue(self, buf, len);
-        if (more_len > 0) {
-            uws_frame_queue(self, more, more_len);
-        }
-        return;
-    }
     int err = 0;
     bool ok = false;
-    if (out->sent == 0) {
+    if (out->sent == 0 && out->undo == 0 && !self->queue_writes) {
         // Until part of the frame is out, an exception leaves the
-        // connection as it was: the first write needs no guard beyond
-        // uws_io's own, and most frames go out whole in it.
+        // connection as it was: the first write of a frame that moved
+        // nothing in the core needs no guard beyond uws_io's own, and most
+        // frames go out whole in it.
         mp_uint_t n = uws_io(self, self->stream, UWS_IO_WRITE, (byte *)buf, len, &err);
         if (n == MP_STREAM_ERROR && !uws_would_block(err)) {
             uws_frame_failed(self, out, err);
@@ -877,20 +883,30 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        ok = uws_push(self, self->stream, buf, len, true, &out->sent, &err)
-            && (more_len == 0 || uws_push(self, self->stream, more, more_len, true, &out->sent, &err));
+        if (self->queue_writes) {
+            uws_frame_queue(self, out, buf, len);
+            if (more_len > 0) {
+                uws_frame_queue(self, out, more, more_len);
+            }
+            ok = true;
+        } else {
+            ok = uws_push(self, self->stream, buf, len, true, &out->sent, &err)
+                && (more_len == 0 || uws_push(self, self->stream, more, more_len, true, &out->sent, &err));
+        }
         nlr_pop();
     } else {
         // The stream's own errors came back as codes (uws_io); this is
         // anything else (KeyboardInterrupt during a wait, say). With part
-        // of the frame out, the connection cannot go on.
-        if (out->sent > 0) {
+        // of the frame out, the connection cannot go on (unless it has
+        // ended already: queueing without memory ends it).
+        if (out->sent > 0 && !self->stream_closed) {
             uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
             uws_drop_message(self);
             uws_close_stream(self);
             uws_reraise_if_fatal(nlr.ret_val);
             uws_raise_closed(self);
         }
+        uws_frame_unsent(self, out);
         nlr_jump(nlr.ret_val);
     }
     if (!ok) {
@@ -900,13 +916,19 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
 
 // Non-blocking mode: write what the stream takes now, queue the rest.
 // The queue's block grows to the size the core asks for.
-static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t len) {
-    size_t n = uws_flush_tx(self) ? 0 : uws_write_some(self, buf, len);
+static void uws_frame_queue(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len) {
+    size_t n = uws_flush_tx(self) ? 0 : uws_write_some(self, buf, len, &out->sent);
     if (n == len) {
         return;
     }
-    size_t size = uws_txq_grow(self->tx, len - n);
+    size_t size = uws_txq_grow(self->tx, len - n, false);
     uws_txq *q = size ? (uws_txq *)m_renew_maybe(byte, (byte *)self->tx, uws_txq_size(self->tx), size, true) : NULL;
+    if (q == NULL && size != 0) {
+        // No block of the size that keeps growth rare: one of the size
+        // needed, then.
+        size = uws_txq_grow(self->tx, len - n, true);
+        q = (uws_txq *)m_renew_maybe(byte, (byte *)self->tx, uws_txq_size(self->tx), size, true);
+    }
     if (q != NULL) {
         uws_txq_resized(q, size, self->tx == NULL);
         self->tx = q;
@@ -917,6 +939,7 @@ static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t le
         uws_close_stream(self);
         mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to queue a frame"));
     }
+    out->sent += len - n;
 }
 
 // Send one frame. A small one goes out in one write from the stack. A
@@ -930,9 +953,9 @@ static void uws_frame_queue(mp_obj_websocket_t *self, const byte *buf, size_t le
 // without memory for a copy, taken a piece at a time with the object's
 // buffer looked up again before each piece; a raw pointer into the
 // caller's object is never used after a call into Python.
-static void uws_write_frame(mp_obj_websocket_t *self, const byte *header, size_t header_len,
+static void uws_write_frame(mp_obj_websocket_t *self, uint8_t undo, const byte *header, size_t header_len,
     const byte *key, mp_obj_t source, const byte *payload, size_t len) {
-    uws_frame_out_t out = { 0 };
+    uws_frame_out_t out = { 0, undo };
     if (len == 0) {
         // A frame without payload, or one built whole (uws_tx_data_frame).
         uws_frame_write(self, &out, header, header_len, NULL, 0);
@@ -988,10 +1011,20 @@ static void uws_check_tx(mp_obj_websocket_t *self, int32_t n) {
     }
 }
 
-static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byte *payload, size_t len) {
+// `scripted`: a ping() a script asked for, refused like send() while the
+// non-blocking queue is over its mark (a pong is left out then).
+static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byte *payload, size_t len, bool scripted) {
     // A failed connection still owes its Close: the core decides.
     if (self->stream_closed) {
         uws_raise_closed(self);
+    }
+    if (self->tx != NULL) {
+        int32_t admit = uws_txq_control(opcode, uws_flush_tx(self), scripted);
+        if (admit == UWS_TXQ_SKIP) {
+            return;
+        } else if (admit == UWS_TXQ_REFUSE) {
+            mp_raise_OSError(MP_EAGAIN);
+        }
     }
     byte header[UWS_MAX_HEADER];
     byte key[4];
@@ -1002,7 +1035,7 @@ static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byt
     } else if (n < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
     }
-    uws_write_frame(self, header, n, key, MP_OBJ_NULL, payload, len);
+    uws_write_frame(self, 0, header, n, key, MP_OBJ_NULL, payload, len);
 }
 
 // Read and drop what the peer has already sent (the rest of a bad frame),
@@ -1037,7 +1070,7 @@ static void uws_send_close_payload(mp_obj_websocket_t *self, const byte *payload
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        uws_send_control(self, UWS_OP_CLOSE, payload, n);
+        uws_send_control(self, UWS_OP_CLOSE, payload, n, false);
         nlr_pop();
     } else {
         uws_reraise_if_fatal(nlr.ret_val);
@@ -1065,7 +1098,7 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
             len = MIN(len, sizeof(copy));
             memcpy(copy, payload, len);
             if (uws_state(CONN(self)) == UWS_STATE_OPEN) {
-                uws_send_control(self, UWS_OP_PONG, copy, len);
+                uws_send_control(self, UWS_OP_PONG, copy, len, false);
             }
             return;
         }
@@ -1119,7 +1152,7 @@ static mp_int_t uws_keepalive_check(mp_obj_websocket_t *self) {
     }
     int64_t due = uws_keepalive_poll(&self->keepalive, mp_hal_ticks_ms());
     if (due == UWS_KEEPALIVE_PING) {
-        uws_send_control(self, UWS_OP_PING, NULL, 0);
+        uws_send_control(self, UWS_OP_PING, NULL, 0, false);
         due = uws_keepalive_poll(&self->keepalive, mp_hal_ticks_ms());
     }
     if (due == UWS_KEEPALIVE_DEAD) {
@@ -1690,7 +1723,7 @@ static void uws_deflate_frame(mp_obj_websocket_t *self, bool text, bool fin, con
     uws_random(key, uws_tx_random_len(CONN(self)));
     int32_t n = uws_tx_compressed_header(CONN(self), text, fin, len, key, header, key);
     uws_check_tx(self, n);
-    uws_write_frame(self, header, n, key, MP_OBJ_NULL, payload, len);
+    uws_write_frame(self, 0, header, n, key, MP_OBJ_NULL, payload, len);
 }
 
 // Compress and send a message, or a piece of one (fin=False: the pieces
@@ -1800,12 +1833,15 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     if (random_len > 0) {
         uws_random(key, random_len);
     }
+    // A fragment begun or ended moves the core's send side: taken back
+    // should not a byte of it go out (uws_frame_out_t).
+    uint8_t mark = uws_tx_mark(CONN(self));
     if (len <= UWS_STACK_FRAME - UWS_MAX_HEADER) {
         // A small message: the core builds the whole frame, one write.
         byte frame[UWS_STACK_FRAME];
         int32_t n = uws_tx_data_frame(CONN(self), text, fin, key, data, len, frame, sizeof(frame));
         uws_check_tx(self, n);
-        uws_frame_out_t out = { 0 };
+        uws_frame_out_t out = { 0, uws_tx_mark(CONN(self)) != mark ? mark + 1 : 0 };
         uws_frame_write(self, &out, frame, n, NULL, 0);
         return;
     }
@@ -1814,7 +1850,7 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     byte header[UWS_MAX_HEADER];
     int32_t n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
     uws_check_tx(self, n);
-    uws_write_frame(self, header, n, key, source, data, len);
+    uws_write_frame(self, uws_tx_mark(CONN(self)) != mark ? mark + 1 : 0, header, n, key, source, data, len);
 }
 
 // send(data, fin=True): str is sent as a text message, any other buffer as
@@ -1855,7 +1891,7 @@ static mp_obj_t uws_ping(size_t n_args, const mp_obj_t *args) {
     if (bufinfo.len > UWS_MAX_CONTROL) {
         mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
     }
-    uws_send_control(self, UWS_OP_PING, bufinfo.buf, bufinfo.len);
+    uws_send_control(self, UWS_OP_PING, bufinfo.buf, bufinfo.len, true);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_ping_obj, 1, 2, uws_ping);
@@ -1899,7 +1935,7 @@ static void uws_close_with(mp_obj_websocket_t *self, uint16_t code, const byte *
         uws_end_locally(CONN(self), UWS_LOCAL_CLOSE_UNANSWERED, code);
         nlr_buf_t nlr;
         if (nlr_push(&nlr) == 0) {
-            uws_send_control(self, UWS_OP_CLOSE, payload, n);
+            uws_send_control(self, UWS_OP_CLOSE, payload, n, false);
             nlr_pop();
             if (!self->queue_writes && wait) {
                 uws_await_close(self);

@@ -1104,6 +1104,32 @@ impl Connection {
         Ok(self.header_for(opcode, fin, len, mask_key))
     }
 
+    /// Where the send side stands (no message, or a fragmented one begun,
+    /// of which kind), as a mark for [`rewind_send`](Self::rewind_send).
+    pub const fn send_mark(&self) -> u8 {
+        match self.sending {
+            None => 0,
+            Some(s) => s as u8 + 1,
+        }
+    }
+
+    /// Take back the last data frame's header when not a byte of its frame
+    /// could be sent (`mark`: [`send_mark`](Self::send_mark) before the
+    /// header). A fragment that never left must not count as begun or as
+    /// ended: the next frame would continue a message the peer never saw
+    /// begin, or begin one inside a message (§5.4). An unknown mark
+    /// changes nothing.
+    pub fn rewind_send(&mut self, mark: u8) {
+        self.sending = match mark {
+            0 => None,
+            1 => Some(Sending::Text),
+            2 => Some(Sending::Binary),
+            3 => Some(Sending::CompressedText),
+            4 => Some(Sending::CompressedBinary),
+            _ => return,
+        };
+    }
+
     /// Whether the next frame of a `kind` message goes compressed, the
     /// host's data being `len` bytes (the whole message when `fin`). A
     /// message sent whole and shorter than `min_size` goes as it is: on a

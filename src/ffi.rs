@@ -415,6 +415,21 @@ pub unsafe extern "C" fn uws_random_block(seed: *const u8, seed_len: usize, coun
     unsafe { write_out(out, &hash.digest()) };
 }
 
+/// The send side's mark (`Connection::send_mark`), taken before a data
+/// frame's header: when not a byte of the frame goes out, `uws_tx_rewind`
+/// with it takes the header back.
+#[no_mangle]
+pub unsafe extern "C" fn uws_tx_mark(c: *mut Connection) -> u8 {
+    unsafe { conn(c) }.send_mark()
+}
+
+/// Not a byte of the data frame whose header followed `mark` went out:
+/// the send side goes back to where it stood (`Connection::rewind_send`).
+#[no_mangle]
+pub unsafe extern "C" fn uws_tx_rewind(c: *mut Connection, mark: u8) {
+    unsafe { conn(c) }.rewind_send(mark)
+}
+
 /// How many random bytes `uws_tx_data_header` and `uws_tx_control_header`
 /// need as `random`: 4 in the client role (the masking key), 0 in the
 /// server role. The shim draws that many before each header:
@@ -1141,7 +1156,8 @@ pub unsafe extern "C" fn uws_keepalive_poll(k: *mut uws_keepalive_state, now: u3
 //           uws_txq_resized(q, size, was_null) }; uws_txq_push(q, data, more)
 //           (false: no memory; with part of a frame out, the connection
 //           cannot go on)
-//   send:   refuse a new message while uws_txq_over_high_water(waiting).
+//   send:   refuse a new message while uws_txq_over_high_water(waiting);
+//           a control frame as uws_txq_control(opcode, waiting, ...) says.
 // The counts are read and written unaligned: any block will do.
 
 use crate::txqueue::{self, TxQueue};
@@ -1178,12 +1194,13 @@ pub unsafe extern "C" fn uws_txq_size(q: *const TxQueue) -> usize {
 
 /// The size the block must have before `more` bytes are queued: 0 when it
 /// has room; for NULL (nothing waits), the size of a new block. It grows
-/// to what is needed or to twice what waits, whichever is more; a size
+/// to what is needed or to twice what waits, whichever is more (`exact`:
+/// to what is needed, for a heap without a block that large); a size
 /// that cannot be allocated comes back as more than any heap has.
 #[no_mangle]
-pub unsafe extern "C" fn uws_txq_grow(q: *const TxQueue, more: usize) -> usize {
+pub unsafe extern "C" fn uws_txq_grow(q: *const TxQueue, more: usize, exact: bool) -> usize {
     let head = unsafe { txq_head(q) };
-    match head.as_ref().map_or(Some(more), |h| h.grow_to(more)) {
+    match head.as_ref().map_or(Some(more), |h| if exact { h.need(more) } else { h.grow_to(more) }) {
         None => 0,
         Some(capacity) => TXQ_HEAD.saturating_add(capacity).min(TXQ_IMPOSSIBLE),
     }
@@ -1242,6 +1259,25 @@ pub unsafe extern "C" fn uws_txq_consume(q: *mut TxQueue, written: usize) -> usi
 #[no_mangle]
 pub extern "C" fn uws_txq_over_high_water(waiting: usize) -> bool {
     txqueue::over_high_water(waiting)
+}
+
+/// `uws_txq_control`'s answers.
+pub const UWS_TXQ_SEND: i32 = 0;
+pub const UWS_TXQ_SKIP: i32 = 1;
+pub const UWS_TXQ_REFUSE: i32 = 2;
+
+/// What becomes of a control frame (`UWS_OP_*`) while `waiting` bytes stay
+/// queued after a flush (`txqueue::admit_control`): `UWS_TXQ_SEND`,
+/// `UWS_TXQ_SKIP` (a Pong over the high-water mark: not sent) or
+/// `UWS_TXQ_REFUSE` (a Ping a script asked for, `scripted`, over the mark:
+/// EAGAIN, as for a message).
+#[no_mangle]
+pub extern "C" fn uws_txq_control(opcode: u8, waiting: usize, scripted: bool) -> i32 {
+    match txqueue::admit_control(opcode, waiting, scripted) {
+        txqueue::ControlAdmission::Send => UWS_TXQ_SEND,
+        txqueue::ControlAdmission::Skip => UWS_TXQ_SKIP,
+        txqueue::ControlAdmission::Refuse => UWS_TXQ_REFUSE,
+    }
 }
 
 #[cfg(test)]
@@ -1399,6 +1435,41 @@ mod tests {
         assert_eq!(a, oracle.digest().bytes());
         unsafe { uws_random_block(b"another seed".as_ptr(), 12, 1, b.as_mut_ptr()) };
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_fragment_never_sent_is_taken_back() {
+        let mut out = [0u8; UWS_MAX_HEADER + 8];
+        let mut server = new_conn(true);
+        let s = server.as_mut_ptr();
+        let frame = |fin: bool, text: bool, out: &mut [u8]| unsafe {
+            uws_tx_data_frame(s, text, fin, core::ptr::null(), b"ab".as_ptr(), 2, out.as_mut_ptr(), out.len())
+        };
+        // A first fragment that never left: the next frame begins the
+        // message again (opcode 2, not a continuation).
+        let mark = unsafe { uws_tx_mark(s) };
+        assert_eq!(mark, 0);
+        assert_eq!(frame(false, false, &mut out), 4);
+        assert_ne!(unsafe { uws_tx_mark(s) }, mark);
+        unsafe { uws_tx_rewind(s, mark) };
+        assert_eq!(frame(false, false, &mut out), 4);
+        assert_eq!(out[0], 0x02);
+        // A last fragment that never left: the message is still open, so
+        // the next frame continues it and a text message is refused.
+        let mark = unsafe { uws_tx_mark(s) };
+        assert_eq!(frame(true, false, &mut out), 4);
+        assert_eq!(out[0], 0x80);
+        unsafe { uws_tx_rewind(s, mark) };
+        assert_eq!(frame(true, true, &mut out), UWS_TX_IN_PROGRESS);
+        assert_eq!(frame(true, false, &mut out), 4);
+        assert_eq!(out[0], 0x80);
+        // Between messages a whole message moves nothing; an unknown mark
+        // changes nothing.
+        let mark = unsafe { uws_tx_mark(s) };
+        assert_eq!(frame(true, true, &mut out), 4);
+        assert_eq!(unsafe { uws_tx_mark(s) }, mark);
+        unsafe { uws_tx_rewind(s, 200) };
+        assert_eq!(unsafe { uws_tx_mark(s) }, mark);
     }
 
     #[test]

@@ -20,6 +20,31 @@ pub const fn over_high_water(waiting: usize) -> bool {
     waiting >= HIGH_WATER
 }
 
+/// What becomes of a control frame while bytes wait in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlAdmission {
+    /// Queued like any frame.
+    Send,
+    /// Left out: a Pong, over the mark. §5.5.3 lets an endpoint answer only
+    /// the latest of several Pings, and a peer that sends Pings without
+    /// reading must not make the queue grow without end.
+    Skip,
+    /// Refused like a message over the mark (the caller flushes and tries
+    /// again): a Ping a script asks for.
+    Refuse,
+}
+
+/// What becomes of a control frame (`opcode`, RFC 6455 §11.8) while
+/// `waiting` bytes are queued; `scripted`: a Ping a script asked for, not
+/// keepalive's (one an interval, so bounded). A Close always goes.
+pub const fn admit_control(opcode: u8, waiting: usize, scripted: bool) -> ControlAdmission {
+    match opcode {
+        0xA if over_high_water(waiting) => ControlAdmission::Skip,
+        0x9 if scripted && over_high_water(waiting) => ControlAdmission::Refuse,
+        _ => ControlAdmission::Send,
+    }
+}
+
 /// How much of the host's buffer is in use: `buf[..len]` waits to be
 /// written, `capacity` is the buffer's size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,6 +85,17 @@ impl TxQueue {
         }
         let doubled = self.len.saturating_mul(2);
         Some(if need > doubled { need } else { doubled })
+    }
+
+    /// The capacity needed before `more` bytes are appended, or `None` when
+    /// they fit: [`grow_to`](Self::grow_to) without the doubling, for a
+    /// heap that has no block that large.
+    pub const fn need(&self, more: usize) -> Option<usize> {
+        match self.len.checked_add(more) {
+            None => Some(usize::MAX),
+            Some(need) if need <= self.capacity => None,
+            Some(need) => Some(need),
+        }
     }
 
     /// The host moved the queue to a buffer of `capacity` bytes (its bytes

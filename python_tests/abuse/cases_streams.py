@@ -2,8 +2,8 @@
 # short reads and writes, an exception at every call, and stream methods
 # that call into the WebSocket they serve.
 import uwebsocket
-from harness import (EAGAIN, ECONNRESET, EIO, EPIPE, ETIMEDOUT, KEY, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT,
-                     REQUEST, RESPONSE, ConnectionClosed, Hostile, NoIoctl, close_payload, closed_as, eq, errno_of,
+from harness import (EAGAIN, ECONNRESET, EIO, EPIPE, ETIMEDOUT, KEY, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG,
+                     OP_TEXT, REQUEST, RESPONSE, ConnectionClosed, Hostile, NoIoctl, close_payload, closed_as, eq, errno_of,
                      frame, parse, raises, raises_closed, run, ws_over)
 
 GENERATED = {}
@@ -362,6 +362,60 @@ def case_write_timeout_before_frame_keeps_connection():
     eq(ws.closed, False, "closed")
     ws.send(b"y")
     eq(parse(stream.out), [(True, OP_BINARY, b"y")], "frames")
+
+
+def fragment_never_sent(exc, size, modes):
+    # A fragment of which not a byte went out does not count: a first one
+    # leaves no message begun (the next send is a whole message, not a
+    # continuation of nothing), a last one leaves its message open (§5.4).
+    # (A write timeout leaves a connection usable in blocking mode only: in
+    # non-blocking mode any stream error but EAGAIN fails it.)
+    def case():
+        for mode in modes:
+            ws, stream = ws_over(writes=[exc])
+            if mode == "nonblocking":
+                ws.setblocking(False)
+            raises(type(exc), ws.send, b"p" * size, False)
+            eq(ws.closed, False, "closed after a first fragment never sent")
+            ws.send(b"whole")
+            ws.send(b"a" * size, False)
+            stream.writes = [exc]
+            raises(type(exc), ws.send, b"b" * size)
+            eq(ws.closed, False, "closed after a last fragment never sent")
+            raises(ValueError, ws.send, "text while the binary message is open")
+            ws.send(b"c")
+            eq(parse(stream.out), [(True, OP_BINARY, b"whole"), (False, OP_BINARY, b"a" * size),
+                                   (True, OP_CONT, b"c")], "frames (%s)" % mode)
+    return case
+
+
+for _size in (3, 5000):
+    GENERATED["fragment_never_sent_timeout_%d" % _size] = fragment_never_sent(OSError(ETIMEDOUT), _size, ("blocking",))
+    GENERATED["fragment_never_sent_value_error_%d" % _size] = fragment_never_sent(ValueError("x"), _size,
+                                                                                 ("blocking", "nonblocking"))
+
+
+def case_pongs_and_pings_over_the_queue_mark():
+    # A peer that sends Pings and never reads cannot grow the queue past
+    # its mark: Pongs are left out there (§5.5.3: only the latest Ping
+    # needs one), and a script's ping() is refused like send().
+    pings = frame(OP_PING, b"p" * 125, key=KEY) * 400
+    ws, stream = ws_over(pings, forever_writes="none")
+    ws.setblocking(False)
+    for _ in range(1000):
+        if ws.recv() is None and stream.pos >= len(pings):
+            break
+    waiting = ws.flush()
+    assert 16384 <= waiting < 16384 + 200, waiting
+    e = raises(OSError, ws.ping, b"x")
+    eq(errno_of(e), EAGAIN, "errno")
+    eq(ws.closed, False, "closed")
+    stream.forever_writes = None
+    eq(ws.flush(), 0, "flush() once the stream takes")
+    ws.ping(b"x")
+    frames = parse(stream.out)
+    eq(set(f[1] for f in frames), {OP_PONG, OP_PING}, "opcodes")
+    eq(frames[-1], (True, OP_PING, b"x"), "the ping")
 
 
 def case_write_fails_midway_pong():

@@ -30,7 +30,7 @@ impl Heap {
 
 /// Queue `data` as uws_frame_queue does.
 fn queue(heap: &mut Heap, q: *mut TxQueue, data: &[u8]) -> *mut TxQueue {
-    let size = unsafe { uws_txq_grow(q, data.len()) };
+    let size = unsafe { uws_txq_grow(q, data.len(), false) };
     let mut q = q;
     if size > 0 {
         let moved = heap.grow(q, size);
@@ -62,10 +62,13 @@ fn queue_write_in_parts_and_drain_at_any_alignment() {
         assert_eq!(unsafe { uws_txq_consume(q, 7) }, 5);
         assert_eq!(pending(q), b"world");
         // Room left: no growth.
-        assert_eq!(unsafe { uws_txq_grow(q, 7) }, 0);
+        assert_eq!(unsafe { uws_txq_grow(q, 7, false) }, 0);
         q = queue(&mut heap, q, b"!");
         assert_eq!(unsafe { uws_txq_size(q) }, TXQ_HEAD + 12);
-        assert_eq!(unsafe { uws_txq_grow(q, 7) }, TXQ_HEAD + 13);
+        assert_eq!(unsafe { uws_txq_grow(q, 7, false) }, TXQ_HEAD + 13);
+        assert_eq!(unsafe { uws_txq_grow(q, 7, true) }, TXQ_HEAD + 13);
+        assert_eq!(unsafe { uws_txq_grow(q, 8, false) }, TXQ_HEAD + 14);
+        assert_eq!(unsafe { uws_txq_grow(q, 6, true) }, 0);
         q = queue(&mut heap, q, b"1234567");
         assert_eq!(pending(q), b"world!1234567");
         assert_eq!(unsafe { uws_txq_consume(q, usize::MAX) }, 0);
@@ -76,12 +79,12 @@ fn queue_write_in_parts_and_drain_at_any_alignment() {
 #[test]
 fn null_and_impossible_sizes() {
     let null: *mut TxQueue = core::ptr::null_mut();
-    assert_eq!(unsafe { uws_txq_grow(null, 0) }, TXQ_HEAD);
-    assert_eq!(unsafe { uws_txq_grow(null, 1) }, TXQ_HEAD + 1);
+    assert_eq!(unsafe { uws_txq_grow(null, 0, false) }, TXQ_HEAD);
+    assert_eq!(unsafe { uws_txq_grow(null, 1, false) }, TXQ_HEAD + 1);
     // No block can hold it: more than any heap has, and no overflow when
     // the heap rounds it up to its block size.
-    assert_eq!(unsafe { uws_txq_grow(null, usize::MAX) }, TXQ_IMPOSSIBLE);
-    assert_eq!(unsafe { uws_txq_grow(null, usize::MAX - TXQ_HEAD) }, TXQ_IMPOSSIBLE);
+    assert_eq!(unsafe { uws_txq_grow(null, usize::MAX, false) }, TXQ_IMPOSSIBLE);
+    assert_eq!(unsafe { uws_txq_grow(null, usize::MAX - TXQ_HEAD, false) }, TXQ_IMPOSSIBLE);
     assert!(TXQ_IMPOSSIBLE.checked_add(4096).is_some());
     assert!(!unsafe { uws_txq_push(null, b"a".as_ptr(), 1) });
     assert_eq!(unsafe { uws_txq_consume(null, 5) }, 0);

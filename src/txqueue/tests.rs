@@ -49,6 +49,10 @@ fn growth_doubles_what_waits_or_takes_what_is_needed() {
     // Room left: no growth.
     assert_eq!(h.q.grow_to(99), None);
     assert_eq!(h.q.grow_to(100), Some(202));
+    // Without the doubling: what is needed only, or nothing when it fits.
+    assert_eq!(h.q.need(99), None);
+    assert_eq!(h.q.need(100), Some(201));
+    assert_eq!(h.q.need(usize::MAX), Some(usize::MAX));
 }
 
 #[test]
@@ -175,4 +179,19 @@ proptest! {
         wire.extend_from_slice(h.q.pending(&h.buf));
         prop_assert_eq!(wire, sent);
     }
+}
+
+#[test]
+fn control_frames_over_the_mark() {
+    use ControlAdmission::*;
+    let (under, over) = (HIGH_WATER - 1, HIGH_WATER);
+    for scripted in [false, true] {
+        assert_eq!(admit_control(0xA, under, scripted), Send);
+        assert_eq!(admit_control(0xA, over, scripted), Skip);
+        assert_eq!(admit_control(0x8, over, scripted), Send);
+        assert_eq!(admit_control(0x9, under, scripted), Send);
+    }
+    assert_eq!(admit_control(0x9, over, true), Refuse);
+    // Keepalive's Ping, one an interval, still goes.
+    assert_eq!(admit_control(0x9, usize::MAX, false), Send);
 }
