@@ -827,9 +827,8 @@ static size_t uws_flush_tx(mp_obj_websocket_t *self) {
 }
 
 // The frame being written: how many of its bytes went out (or were
-// queued) so far, and what to give back to the core if none do: 0 when the
-// frame's header moved nothing there, else the send mark from before it
-// plus one (uws_tx_mark: a fragment begun or ended).
+// queued) so far, and what takes its header back in the core if none do
+// (uws_tx_mark; 0: the header moved nothing there).
 typedef struct {
     size_t sent;
     uint8_t undo;
@@ -849,7 +848,7 @@ typedef struct {
 static void uws_frame_queue(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len);
 static void uws_frame_unsent(mp_obj_websocket_t *self, const uws_frame_out_t *out) {
     if (out->sent == 0 && out->undo != 0) {
-        uws_tx_rewind(CONN(self), out->undo - 1);
+        uws_tx_rewind(CONN(self), out->undo);
     }
 }
 static NORETURN void uws_frame_failed(mp_obj_websocket_t *self, const uws_frame_out_t *out, int err) {
@@ -1835,13 +1834,13 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     }
     // A fragment begun or ended moves the core's send side: taken back
     // should not a byte of it go out (uws_frame_out_t).
-    uint8_t mark = uws_tx_mark(CONN(self));
+    uint8_t undo = uws_tx_mark(CONN(self), fin);
     if (len <= UWS_STACK_FRAME - UWS_MAX_HEADER) {
         // A small message: the core builds the whole frame, one write.
         byte frame[UWS_STACK_FRAME];
         int32_t n = uws_tx_data_frame(CONN(self), text, fin, key, data, len, frame, sizeof(frame));
         uws_check_tx(self, n);
-        uws_frame_out_t out = { 0, uws_tx_mark(CONN(self)) != mark ? mark + 1 : 0 };
+        uws_frame_out_t out = { 0, undo };
         uws_frame_write(self, &out, frame, n, NULL, 0);
         return;
     }
@@ -1850,7 +1849,7 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     byte header[UWS_MAX_HEADER];
     int32_t n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
     uws_check_tx(self, n);
-    uws_write_frame(self, uws_tx_mark(CONN(self)) != mark ? mark + 1 : 0, header, n, key, source, data, len);
+    uws_write_frame(self, undo, header, n, key, source, data, len);
 }
 
 // send(data, fin=True): str is sent as a text message, any other buffer as

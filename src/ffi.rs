@@ -415,19 +415,26 @@ pub unsafe extern "C" fn uws_random_block(seed: *const u8, seed_len: usize, coun
     unsafe { write_out(out, &hash.digest()) };
 }
 
-/// The send side's mark (`Connection::send_mark`), taken before a data
-/// frame's header: when not a byte of the frame goes out, `uws_tx_rewind`
-/// with it takes the header back.
+/// Taken before a data frame's header (`fin` as for the header): the mark
+/// that takes the header back should not a byte of its frame go out
+/// (`uws_tx_rewind`), or 0 when the frame moves nothing in the send side
+/// (a whole message between messages).
 #[no_mangle]
-pub unsafe extern "C" fn uws_tx_mark(c: *mut Connection) -> u8 {
-    unsafe { conn(c) }.send_mark()
+pub unsafe extern "C" fn uws_tx_mark(c: *mut Connection, fin: bool) -> u8 {
+    match unsafe { conn(c) }.send_mark() {
+        0 if fin => 0,
+        mark => mark + 1,
+    }
 }
 
-/// Not a byte of the data frame whose header followed `mark` went out:
-/// the send side goes back to where it stood (`Connection::rewind_send`).
+/// Not a byte of the data frame whose header followed `uws_tx_mark` went
+/// out: the send side goes back to where it stood
+/// (`Connection::rewind_send`). 0 changes nothing.
 #[no_mangle]
 pub unsafe extern "C" fn uws_tx_rewind(c: *mut Connection, mark: u8) {
-    unsafe { conn(c) }.rewind_send(mark)
+    if mark != 0 {
+        unsafe { conn(c) }.rewind_send(mark - 1)
+    }
 }
 
 /// How many random bytes `uws_tx_data_header` and `uws_tx_control_header`
@@ -1445,31 +1452,32 @@ mod tests {
         let frame = |fin: bool, text: bool, out: &mut [u8]| unsafe {
             uws_tx_data_frame(s, text, fin, core::ptr::null(), b"ab".as_ptr(), 2, out.as_mut_ptr(), out.len())
         };
+        // Between messages a whole message moves nothing: no mark.
+        assert_eq!(unsafe { uws_tx_mark(s, true) }, 0);
         // A first fragment that never left: the next frame begins the
         // message again (opcode 2, not a continuation).
-        let mark = unsafe { uws_tx_mark(s) };
-        assert_eq!(mark, 0);
+        let mark = unsafe { uws_tx_mark(s, false) };
+        assert_ne!(mark, 0);
         assert_eq!(frame(false, false, &mut out), 4);
-        assert_ne!(unsafe { uws_tx_mark(s) }, mark);
         unsafe { uws_tx_rewind(s, mark) };
         assert_eq!(frame(false, false, &mut out), 4);
         assert_eq!(out[0], 0x02);
         // A last fragment that never left: the message is still open, so
         // the next frame continues it and a text message is refused.
-        let mark = unsafe { uws_tx_mark(s) };
+        let mark = unsafe { uws_tx_mark(s, true) };
+        assert_ne!(mark, 0);
         assert_eq!(frame(true, false, &mut out), 4);
         assert_eq!(out[0], 0x80);
         unsafe { uws_tx_rewind(s, mark) };
         assert_eq!(frame(true, true, &mut out), UWS_TX_IN_PROGRESS);
         assert_eq!(frame(true, false, &mut out), 4);
         assert_eq!(out[0], 0x80);
-        // Between messages a whole message moves nothing; an unknown mark
-        // changes nothing.
-        let mark = unsafe { uws_tx_mark(s) };
-        assert_eq!(frame(true, true, &mut out), 4);
-        assert_eq!(unsafe { uws_tx_mark(s) }, mark);
+        // 0 and unknown marks change nothing.
+        unsafe { uws_tx_rewind(s, 0) };
         unsafe { uws_tx_rewind(s, 200) };
-        assert_eq!(unsafe { uws_tx_mark(s) }, mark);
+        assert_eq!(unsafe { uws_tx_mark(s, true) }, 0);
+        assert_eq!(frame(true, true, &mut out), 4);
+        assert_eq!(out[0], 0x81);
     }
 
     #[test]
