@@ -179,8 +179,14 @@ class Process:
         return self.popen.poll()
 
     def read_output(self):
+        """What the process has written; while it runs, up to its last
+        complete line (a line it is still writing, a print() of several
+        values say, could be read half-way)."""
         self.log.flush()
-        return Path(self.log_path).read_text(errors="replace")
+        text = Path(self.log_path).read_text(errors="replace")
+        if self.popen.poll() is None:
+            text = text[:text.rfind("\n") + 1]
+        return text
 
     def stop(self, timeout=5.0):
         if self.popen.poll() is None:
