@@ -1158,8 +1158,9 @@ pub unsafe extern "C" fn uws_keepalive_poll(k: *mut uws_keepalive_state, now: u3
 //   flush:  data = uws_txq_pending(q, &len); n = write(data, len) (what the
 //           stream takes); if (uws_txq_consume(q, n) == 0) free the block
 //           (uws_txq_size(q) bytes)
-//   queue:  size = uws_txq_grow(q, more); if (size) { q = realloc(q,
-//           uws_txq_size(q), size) (q may be NULL: a new block);
+//   queue:  size = uws_txq_grow(q, more, false); if (size) { q = realloc(q,
+//           uws_txq_size(q), size) (q may be NULL: a new block; on failure
+//           try again with uws_txq_grow(q, more, true));
 //           uws_txq_resized(q, size, was_null) }; uws_txq_push(q, data, more)
 //           (false: no memory; with part of a frame out, the connection
 //           cannot go on)
