@@ -79,7 +79,7 @@ run: firmware
 # the rest's).
 MAIN_TEST = UWS_FIRMWARE=$(FIRMWARE) UWS_FIRMWARE_ASAN=$(ASAN_FIRMWARE) UWS_MICROPY_DIR=$(MICROPY_DIR) \
 	UWS_BUILD_DIR=$(BUILD_DIR) $(TEST_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider
-BESIDE_TESTS := test_autobahn.py test_core.py
+BESIDE_TESTS := test_autobahn.py
 test: deps-test firmware firmware-asan $(TEST_FIRMWARES)
 	cargo test --quiet
 	$(ROOT)/tools/panic_check.sh

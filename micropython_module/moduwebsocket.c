@@ -814,12 +814,24 @@ static size_t uws_flush_tx(mp_obj_websocket_t *self) {
     if (self->tx == NULL || self->stream_closed) {
         return 0;
     }
-    size_t len;
-    const byte *data = uws_txq_pending(self->tx, &len);
-    size_t n = 0;
-    uws_write_some(self, data, len, &n);
-    // The stream call may have failed the connection and freed the queue.
-    size_t left = uws_txq_consume(self->tx, n);
+    // One stream call at a time, each count taken off the queue at once:
+    // an exception from a later call (not OSError: those come back as
+    // codes) must not leave bytes both written and queued.
+    size_t left;
+    size_t n;
+    do {
+        size_t len;
+        const byte *data = uws_txq_pending(self->tx, &len);
+        int err;
+        n = uws_io(self, self->stream, UWS_IO_WRITE, (byte *)data, len, &err);
+        if (n == MP_STREAM_ERROR) {
+            if (!uws_would_block(err)) {
+                uws_end_transport(self, uws_transport_kind(err), err);
+            }
+            n = 0;
+        }
+        left = uws_txq_consume(self->tx, n);
+    } while (n > 0 && left > 0);
     if (left == 0) {
         uws_drop_tx(self);
     }
@@ -1120,6 +1132,13 @@ static void uws_handle_control(mp_obj_websocket_t *self, int32_t event) {
     }
 }
 
+// Handle a control event in a receive loop; true when a non-blocking call
+// has handled its share (UWS_CONTROL_PER_CALL) and returns now.
+static bool uws_control_handled(mp_obj_websocket_t *self, int32_t event, uint32_t *count) {
+    uws_handle_control(self, event);
+    return self->queue_writes && ++*count >= UWS_CONTROL_PER_CALL;
+}
+
 // Make room for `want` more payload bytes in the message buffer. Over the
 // memory there is, the connection fails with 1009 rather than leaving the
 // interpreter with a half-read frame.
@@ -1344,6 +1363,7 @@ static mp_obj_t uws_recv(mp_obj_t self_in) {
     if (self->msg_complete) {
         return uws_take_message(self);
     }
+    uint32_t controls = 0;
     for (;;) {
         size_t n;
         int32_t event = uws_rx_step(self, uws_room_message, NULL, &n);
@@ -1351,13 +1371,12 @@ static mp_obj_t uws_recv(mp_obj_t self_in) {
         if (event == UWS_EV_CONTINUE) {
             continue;
         }
-        if (event == UWS_RX_AGAIN) {
-            return mp_const_none;
-        }
         if (event == UWS_EV_TEXT || event == UWS_EV_BINARY) {
             return uws_take_message(self);
         }
-        uws_handle_control(self, event);
+        if (event == UWS_RX_AGAIN || uws_control_handled(self, event, &controls)) {
+            return mp_const_none;
+        }
     }
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(uws_recv_obj, uws_recv);
@@ -1386,6 +1405,7 @@ static byte *uws_room_span(mp_obj_websocket_t *self, void *ctx, uint64_t *want) 
 // passes memory no Python code can free meanwhile (see uws_recv_into).
 static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t size) {
     uws_span_t span = { buf, size, 0 };
+    uint32_t controls = 0;
     for (;;) {
         // A whole small message read ahead is taken in one call into the
         // core; anything else goes step by step.
@@ -1412,7 +1432,10 @@ static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t si
             self->more = false;
             return span.pos;
         }
-        uws_handle_control(self, event);
+        if (uws_control_handled(self, event, &controls)) {
+            self->more = span.pos > 0;
+            return span.pos > 0 ? (mp_int_t)span.pos : -1;
+        }
     }
 }
 
@@ -2098,9 +2121,18 @@ static mp_uint_t uws_stream_read(mp_obj_t self_in, void *buf, mp_uint_t size, in
         // of the stream (a count of 0), so the next one is read instead.
         bool python_stream = mp_obj_is_instance_type(mp_obj_get_type(self->stream));
         byte *scratch = python_stream ? m_new(byte, size ? size : 1) : buf;
-        do {
+        // Non-blocking mode reads past UWS_CONTROL_PER_CALL of them at most,
+        // like control frames.
+        for (uint32_t empty = 0;;) {
             n = uws_recv_into_buf(self, scratch, size);
-        } while (n == 0 && size > 0);
+            if (n != 0 || size == 0) {
+                break;
+            }
+            if (self->queue_writes && ++empty >= UWS_CONTROL_PER_CALL) {
+                n = -1;
+                break;
+            }
+        }
         if (python_stream) {
             if (n > 0) {
                 memcpy(buf, scratch, n);

@@ -3,11 +3,13 @@ recv() returns None until a whole message is there, partial frames are
 kept across calls, and one slow client never holds up another."""
 import select
 import socket
+import threading
 
 from websockets.sync.client import connect as sync_connect
 
 from conftest import ECHO, wait_log
 from test_server_protocol import BINARY, TEXT, RawClient, frame
+from wsraw import PING, client_frame
 
 # One select.poll loop; a small send buffer, so that big messages meet a
 # full socket and send() queues.
@@ -73,3 +75,37 @@ def test_several_messages_in_one_segment_and_big_ones(mp_server):
         wait_log(srv, "queued")
     finally:
         client.close()
+
+
+def test_a_client_flooding_pings_holds_up_no_one(mp_server):
+    # One client sends Pings as fast as its socket takes them and never
+    # reads a Pong; each non-blocking recv() on it handles a bounded number
+    # of them, so the loop still serves another client's round trips.
+    srv = mp_server(ECHO, *POLL_FLAGS)
+    flooder = RawClient(srv.host, srv.port)
+    flooder.sock.settimeout(0.5)
+    pings = client_frame(PING, b"p" * 20) * 2000
+    stop = threading.Event()
+    sent = [0]
+
+    def flood():
+        while not stop.is_set():
+            try:
+                sent[0] += flooder.sock.send(pings)
+            except socket.timeout:
+                pass
+            except OSError:
+                return
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    try:
+        with sync_connect("ws://%s:%d/" % (srv.host, srv.port), open_timeout=TIMEOUT) as ws:
+            for i in range(20):
+                ws.send(b"served %d" % i)
+                assert ws.recv(timeout=TIMEOUT) == b"served %d" % i
+        assert sent[0] > 1 << 20, "the flood sent only %d bytes" % sent[0]
+    finally:
+        stop.set()
+        thread.join(timeout=TIMEOUT)
+        flooder.close()

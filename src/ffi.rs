@@ -42,6 +42,12 @@ pub const UWS_MAX_HEADER: usize = 14;
 /// The longest control payload (close reason: this minus 2).
 pub const UWS_MAX_CONTROL: usize = 125;
 
+/// Non-blocking mode: the control frames one receive call handles before
+/// it returns as if the stream had nothing more (None), so that a peer
+/// sending Pings or Pongs without end cannot hold one call, and a poll
+/// loop's other connections, for ever. Enough for the bursts real peers send.
+pub const UWS_CONTROL_PER_CALL: u32 = 16;
+
 /// `uws_state` values.
 pub const UWS_STATE_OPEN: u8 = 0;
 pub const UWS_STATE_CLOSE_SENT: u8 = 1;

@@ -3,17 +3,18 @@
 # with its output in the file LOG while FOREGROUND runs with its output
 # here; then print LOG, and fail when either failed.
 #
-# make test runs the Autobahn suites and the core's bounded fuzzing beside
-# the rest of the test suite: those wait on the fuzzing peer and the
-# fuzzers' clocks, the rest mostly on the timeouts it tests, so side by
-# side they take about as long as the longer of the two instead of their
-# sum. An interrupt stops both.
+# make test runs the Autobahn suites beside the rest of the test suite:
+# those wait on the fuzzing peer, the rest mostly on the timeouts it tests,
+# so side by side they take about as long as the longer of the two instead
+# of their sum. An interrupt or TERM stops both: BACKGROUND runs in a
+# process group of its own (setsid), which gets TERM as a whole, since a
+# background job of a shell ignores INT.
 set -u
 log=$1
 mkdir -p "$(dirname "$log")"
-sh -c "$2" > "$log" 2>&1 &
+setsid sh -c "$2" > "$log" 2>&1 &
 background=$!
-trap 'kill "$background" 2>/dev/null; wait "$background"; exit 130' INT TERM
+trap 'kill -TERM "-$background" 2>/dev/null; wait "$background"; exit 130' INT TERM
 sh -c "$3"
 foreground_status=$?
 wait "$background"

@@ -418,6 +418,71 @@ def case_pongs_and_pings_over_the_queue_mark():
     eq(frames[-1], (True, OP_PING, b"x"), "the ping")
 
 
+class Endless:
+    """forever_reads: `unit` over and over (a peer that never stops
+    sending), cut wherever the reader's buffer ends; `reads` counts calls."""
+
+    def __init__(self, unit):
+        self.unit = unit
+        self.at = 0
+        self.reads = 0
+
+    def __call__(self, stream, buf):
+        self.reads += 1
+        n = len(buf)
+        for i in range(n):
+            buf[i] = self.unit[self.at]
+            self.at = (self.at + 1) % len(self.unit)
+        return n
+
+
+def flood(unit, op, writes=None):
+    # A non-blocking call returns (None, or what it has) after a bounded
+    # amount of work even while the peer never stops sending control frames
+    # or empty messages: a poll loop's other connections get their turn.
+    endless = Endless(unit)
+    ws, stream = ws_over(forever_reads=endless, forever_writes=writes)
+    ws.setblocking(False)
+    for _ in range(3):
+        reads = endless.reads
+        if op == "recv":
+            eq(ws.recv(), None, "recv()")
+        elif op == "recv_into":
+            eq(ws.recv_into(bytearray(10)), None, "recv_into()")
+        elif op == "read":
+            eq(ws.read(10), None, "read()")
+        else:
+            eq(ws.readinto(bytearray(10)), None, "readinto()")
+        assert endless.reads - reads < 200, "%d stream reads in one call" % (endless.reads - reads)
+    eq(ws.closed, False, "closed")
+    ws.flush()
+
+
+for _op in ("recv", "recv_into", "read", "readinto"):
+    for _name, _unit, _writes in (("pings", frame(OP_PING, b"p" * 20, key=KEY), None),
+                                  ("pings_queue_full", frame(OP_PING, b"p" * 20, key=KEY), "none"),
+                                  ("pongs", frame(OP_PONG, b"", key=KEY), None)):
+        GENERATED["nonblocking_%s_under_endless_%s" % (_op, _name)] = (lambda u, o, w: lambda: flood(u, o, w))(_unit, _op, _writes)
+GENERATED["nonblocking_read_under_endless_empty_messages"] = lambda: flood(frame(OP_BINARY, b"", key=KEY), "read")
+GENERATED["nonblocking_readinto_under_endless_empty_messages"] = lambda: flood(frame(OP_TEXT, b"", key=KEY), "readinto")
+
+
+def case_flush_exception_after_a_partial_write_loses_nothing():
+    # flush() writes the queue in several stream calls; when a later call
+    # raises something other than OSError, what the earlier calls took is
+    # off the queue already: the next flush() neither repeats nor skips it.
+    ws, stream = ws_over(writes=["none"])
+    ws.setblocking(False)
+    ws.send(b"a" * 300)
+    stream.writes = [("take", 7, 7), ("take", 5, 5), ValueError("stream broke")]
+    raises(ValueError, ws.flush)
+    eq(len(stream.out), 12, "bytes out")
+    eq(ws.flush(), 0, "flush() once the stream takes")
+    eq(parse(bytes(stream.out)), [(True, OP_BINARY, b"a" * 300)], "frames")
+    ws.send(b"next")
+    eq(parse(bytes(stream.out))[-1], (True, OP_BINARY, b"next"), "the next message")
+
+
 def case_write_fails_midway_pong():
     ws, stream = ws_over(frame(OP_PING, b"p" * 50, key=KEY) + MSG, writes=[("take", 3, 3), OSError(EPIPE)])
     raises_closed(1006, ws.recv)
