@@ -333,7 +333,51 @@ static void uws_check_stream(mp_obj_t stream) {
 /******************************************************************************/
 // Guarded stream calls.
 
+// The WebSocket object.
 typedef struct _mp_obj_websocket_t mp_obj_websocket_t;
+struct _mp_obj_websocket_t {
+    mp_obj_base_t base;
+    mp_obj_t stream;
+    // From the handshake, a tuple (path, headers, subprotocol): the request
+    // path, its headers (a dict with lower-case names), the negotiated
+    // subprotocol. None for a wrapped stream. One slot, not three: an idle
+    // connection's RAM counts on a microcontroller.
+    mp_obj_t handshake;
+    // The message recv() is assembling (kept across non-blocking calls).
+    byte *msg_buf;
+    size_t msg_len;
+    size_t msg_alloc;
+    #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
+    // Keepalive's timer (the core's; zero: off).
+    uws_keepalive_state keepalive;
+    #endif
+    // Non-blocking mode (setblocking(False)): what the stream did not take
+    // yet, written before anything else: the core's queue (NULL when
+    // nothing waits).
+    uws_txq *tx;
+    // Set while a stream call runs: the stream must not call back in.
+    uint8_t busy;
+    // The small fields together: 240 bytes in all on a 32-bit port (15
+    // GC blocks), the connection state included.
+    bool stream_closed : 1;
+    bool more : 1;
+    bool queue_writes : 1;
+    // recv() assembled a whole message in msg_buf but could not hand it
+    // over (no memory for the object): the next recv() tries again.
+    bool msg_complete : 1;
+    // The stream is a socket or BytesIO of the firmware (uws_is_leaf_stream).
+    bool leaf_stream : 1;
+    // Frames are masked (the client role): uws_tx_random_len is 4.
+    bool masking : 1;
+    #if MICROPY_PY_UWEBSOCKET_DEFLATE
+    // permessage-deflate, when negotiated (NULL: off).
+    struct _uws_deflate_t *deflate;
+    #endif
+    // The core's connection state (uws_conn_size() bytes), 8-byte aligned.
+    uint64_t conn[];
+};
+
+#define CONN(self) ((uws_conn *)(self)->conn)
 static void uws_set_busy(mp_obj_websocket_t *self, bool busy);
 
 typedef enum { UWS_IO_READ, UWS_IO_WRITE } uws_io_op_t;
@@ -376,6 +420,13 @@ static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t o
     const mp_stream_p_t *p = mp_get_stream(stream);
     *err = 0;
     mp_uint_t n = MP_STREAM_ERROR;
+    if (self != NULL && self->leaf_stream) {
+        // A stream that runs no Python code and reports errors as codes
+        // (uws_is_leaf_stream): nothing to guard. An interrupt it raises
+        // passes through like any other exception.
+        n = op == UWS_IO_READ ? p->read(stream, buf, len, err) : p->write(stream, buf, len, err);
+        return uws_checked_count(n, len, err);
+    }
     nlr_buf_t nlr;
     uws_set_busy(self, true);
     if (nlr_push(&nlr) == 0) {
@@ -592,48 +643,6 @@ static mp_uint_t uws_timeout_ms(mp_obj_t timeout, mp_uint_t none_ms) {
     return ms > 0 ? (mp_uint_t)ms : 1;
 }
 
-/******************************************************************************/
-// The WebSocket type.
-
-struct _mp_obj_websocket_t {
-    mp_obj_base_t base;
-    mp_obj_t stream;
-    // From the handshake, a tuple (path, headers, subprotocol): the request
-    // path, its headers (a dict with lower-case names), the negotiated
-    // subprotocol. None for a wrapped stream. One slot, not three: an idle
-    // connection's RAM counts on a microcontroller.
-    mp_obj_t handshake;
-    // The message recv() is assembling (kept across non-blocking calls).
-    byte *msg_buf;
-    size_t msg_len;
-    size_t msg_alloc;
-    #if MICROPY_PY_UWEBSOCKET_KEEPALIVE
-    // Keepalive's timer (the core's; zero: off).
-    uws_keepalive_state keepalive;
-    #endif
-    // Non-blocking mode (setblocking(False)): what the stream did not take
-    // yet, written before anything else: the core's queue (NULL when
-    // nothing waits).
-    uws_txq *tx;
-    // Set while a stream call runs: the stream must not call back in.
-    uint8_t busy;
-    // The small fields together: 240 bytes in all on a 32-bit port (15
-    // GC blocks), the connection state included.
-    bool stream_closed : 1;
-    bool more : 1;
-    bool queue_writes : 1;
-    // recv() assembled a whole message in msg_buf but could not hand it
-    // over (no memory for the object): the next recv() tries again.
-    bool msg_complete : 1;
-    #if MICROPY_PY_UWEBSOCKET_DEFLATE
-    // permessage-deflate, when negotiated (NULL: off).
-    struct _uws_deflate_t *deflate;
-    #endif
-    // The core's connection state (uws_conn_size() bytes), 8-byte aligned.
-    uint64_t conn[];
-};
-
-#define CONN(self) ((uws_conn *)(self)->conn)
 
 static void uws_set_busy(mp_obj_websocket_t *self, bool busy) {
     if (self != NULL) {
@@ -666,6 +675,19 @@ static mp_int_t uws_check_max_size(mp_int_t max_size) {
     return max_size;
 }
 
+// A socket or an in-memory stream of the firmware: its read and write run
+// no Python code (so cannot call back into the WebSocket) and report errors
+// as codes, so their calls need no guard (uws_io). A TLS stream is not one:
+// it may sit on a stream written in Python.
+static bool uws_is_leaf_stream(mp_obj_t stream) {
+    const mp_obj_type_t *type = mp_obj_get_type(stream);
+    if (mp_obj_is_instance_type(type)) {
+        return false;
+    }
+    qstr name = type->name;
+    return name == MP_QSTR_socket || name == MP_QSTR_BytesIO || name == MP_QSTR_StringIO;
+}
+
 static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_size) {
     uws_check_stream(stream);
     uws_check_max_size(max_size);
@@ -690,12 +712,14 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     self->more = false;
     self->queue_writes = false;
     self->msg_complete = false;
+    self->leaf_stream = uws_is_leaf_stream(stream);
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
     self->deflate = NULL;
     #endif
     if (!uws_conn_init(CONN(self), server, max_size, 0)) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("uwebsocket: misaligned connection"));
     }
+    self->masking = uws_tx_random_len(CONN(self)) == sizeof(uint32_t);
     uws_set_nodelay(stream);
     return self;
 }
@@ -1836,39 +1860,39 @@ static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_o
 #endif // MICROPY_PY_UWEBSOCKET_DEFLATE
 
 static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
-    if (uws_ended(self)) {
+    // (The core refuses a frame once the connection is closing or over.)
+    if (self->stream_closed) {
         uws_raise_closed(self);
     }
     // Non-blocking mode: over the high-water mark, refuse before anything
     // is sent (the caller flushes and retries), so a peer that does not
     // read cannot make us queue without end.
-    if (uws_txq_over_high_water(uws_flush_tx(self))) {
+    if (self->tx != NULL && uws_txq_over_high_water(uws_flush_tx(self))) {
         mp_raise_OSError(MP_EAGAIN);
     }
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
-    if (self->deflate != NULL && uws_deflate_send(self, text, fin, source, data, len)) {
+    if (self->deflate != NULL && !uws_ended(self) && uws_deflate_send(self, text, fin, source, data, len)) {
         return;
     }
     #endif
     byte key[4];
-    size_t random_len = uws_tx_random_len(CONN(self));
-    if (random_len > 0) {
-        uws_random(key, random_len);
+    if (self->masking) {
+        uws_random(key, sizeof(key));
     }
     // A fragment begun or ended moves the core's send side: taken back
-    // should not a byte of it go out (uws_frame_out_t).
-    uint8_t undo = uws_tx_mark(CONN(self), fin);
+    // should not a byte of it go out (uws_frame_out_t.undo).
+    uws_frame_out_t out = { 0, 0 };
     if (len <= UWS_STACK_FRAME - UWS_MAX_HEADER) {
         // A small message: the core builds the whole frame, one write.
         byte frame[UWS_STACK_FRAME];
-        int32_t n = uws_tx_data_frame(CONN(self), text, fin, key, data, len, frame, sizeof(frame));
+        int32_t n = uws_tx_data_frame(CONN(self), text, fin, key, data, len, frame, sizeof(frame), &out.undo);
         uws_check_tx(self, n);
-        uws_frame_out_t out = { 0, undo };
         uws_frame_write(self, &out, frame, n, NULL, 0);
         return;
     }
     // A larger one: its header here, the payload from the caller's buffer
     // (masked through uws_write_frame's buffer in the client role).
+    uint8_t undo = uws_tx_mark(CONN(self), fin);
     byte header[UWS_MAX_HEADER];
     int32_t n = uws_tx_data_header(CONN(self), text, fin, len, key, header, key);
     uws_check_tx(self, n);

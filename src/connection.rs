@@ -1073,6 +1073,7 @@ impl Connection {
     /// false to send the message in fragments (the next frames continue it,
     /// §5.4). `mask_key` is used in the client role (it must come from a
     /// strong source of randomness, §5.3).
+    #[inline(always)] // see ffi::mask_key
     pub fn data_header(
         &mut self,
         kind: MessageKind,
@@ -1084,6 +1085,7 @@ impl Connection {
     }
 
     /// A data frame's header; `compressed`: whether a message it starts is.
+    #[inline(always)] // see ffi::mask_key
     fn next_data_header(
         &mut self,
         kind: MessageKind,

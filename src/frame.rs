@@ -143,6 +143,7 @@ impl FrameHeader {
     }
 
     /// Encode into `out`, returning the number of bytes written.
+    #[inline(always)] // see ffi::mask_key
     pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
         out[0] = (self.fin as u8) << 7 | (self.rsv & 0x7) << 4 | self.opcode as u8;
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
