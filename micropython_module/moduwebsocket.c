@@ -1387,6 +1387,16 @@ static mp_obj_t uws_recv(mp_obj_t self_in) {
     if (self->msg_complete) {
         return uws_take_message(self);
     }
+    // A whole small message read ahead: its buffer is allocated to size and
+    // the message taken in one call into the core.
+    intptr_t small = self->stream_closed || self->msg_len > 0 ? -1 : uws_rx_small_len(CONN(self));
+    if (small >= 0) {
+        size_t n;
+        if (uws_rx_ahead(CONN(self), uws_message_space(self, small), small, &n) != UWS_EV_CONTINUE) {
+            self->msg_len = n;
+            return uws_take_message(self);
+        }
+    }
     uint32_t controls = 0;
     for (;;) {
         size_t n;
@@ -1468,7 +1478,7 @@ static mp_int_t uws_recv_into_buf(mp_obj_websocket_t *self, byte *buf, size_t si
 // (the copy is the price of such a stream); native streams read straight
 // into the caller's buffer.
 static mp_int_t uws_recv_into_caller(mp_obj_websocket_t *self, mp_obj_t buf_in, byte *buf, size_t size) {
-    if (!mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
+    if (self->leaf_stream || !mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
         return uws_recv_into_buf(self, buf, size);
     }
     byte *scratch = m_new(byte, size ? size : 1);
@@ -1493,6 +1503,13 @@ static mp_obj_t uws_recv_into(mp_obj_t self_in, mp_obj_t buf_in) {
     mp_get_buffer_raise(buf_in, &bufinfo, MP_BUFFER_WRITE);
     if (self->msg_len > 0 || self->msg_complete) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("recv() has a partial message pending"));
+    }
+    // A whole small message read ahead is taken in one call into the core,
+    // which calls no stream (so straight into the caller's buffer).
+    size_t taken;
+    if (!self->stream_closed && uws_rx_ahead(CONN(self), bufinfo.buf, bufinfo.len, &taken) != UWS_EV_CONTINUE) {
+        self->more = false;
+        return MP_OBJ_NEW_SMALL_INT(taken);
     }
     mp_int_t n = uws_recv_into_caller(self, buf_in, bufinfo.buf, bufinfo.len);
     return n < 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(n);

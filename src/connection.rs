@@ -720,14 +720,16 @@ impl Connection {
     /// is here: its kind, header length and payload length. The frame fits
     /// the read-ahead buffer whole.
     fn small_message_ahead(&self) -> Option<(MessageKind, usize, usize)> {
-        if !matches!(self.state, State::Open | State::CloseSent) || self.rx != Rx::Header || self.message.is_some() {
-            return None;
-        }
+        // The first two bytes first: with nothing read ahead (every few
+        // messages) that is all it takes to say no.
         let (kind, b1) = match *self.control.get(self.ahead_start as usize..self.ahead_end as usize)? {
             [0x81, b1, ..] => (MessageKind::Text, b1),
             [0x82, b1, ..] => (MessageKind::Binary, b1),
             _ => return None,
         };
+        if !matches!(self.state, State::Open | State::CloseSent) || self.rx != Rx::Header || self.message.is_some() {
+            return None;
+        }
         let masked = b1 & 0x80 != 0;
         let len = usize::from(b1 & 0x7F);
         let header_len = if masked { 6 } else { 2 };
@@ -738,6 +740,13 @@ impl Connection {
             return None;
         }
         Some((kind, header_len, len))
+    }
+
+    /// The payload length of the message [`take_small_message`](Self::take_small_message)
+    /// would take now (all of it read ahead), for a host that sizes the
+    /// buffer first; `None` when it would take none.
+    pub fn small_message_len(&self) -> Option<usize> {
+        self.small_message_ahead().filter(|&(_, header_len, len)| self.buffered() >= header_len + len).map(|(_, _, len)| len)
     }
 
     fn small_message_partly_ahead(&self) -> bool {

@@ -214,6 +214,16 @@ fn event_code(result: Result<Event, crate::ProtocolError>) -> i32 {
     }
 }
 
+/// The length of the message `uws_rx_ahead` would take now, so that
+/// recv() allocates it to size first; -1 when it would take none.
+#[no_mangle]
+pub unsafe extern "C" fn uws_rx_small_len(c: *mut Connection) -> isize {
+    match unsafe { conn(c) }.small_message_len() {
+        Some(len) => len as isize,
+        None => -1,
+    }
+}
+
 /// A whole small message already read ahead, taken in one step
 /// (`Connection::take_small_message`): its payload is unmasked into `dst`
 /// (`cap` bytes) and `*written` is its length. Returns `UWS_EV_TEXT` or
@@ -1564,8 +1574,15 @@ mod tests {
         for _ in 0..100_000 {
             let mut event = UWS_EV_CONTINUE;
             if ahead_first {
+                let small = unsafe { uws_rx_small_len(c) };
                 let mut n = 0;
                 event = unsafe { uws_rx_ahead(c, buf[pos..].as_mut_ptr(), room - pos, &mut n) };
+                // uws_rx_small_len says what uws_rx_ahead takes, or that it
+                // takes nothing (it may still refuse a message that does not
+                // fit or is not UTF-8, for the steps to handle).
+                if event != UWS_EV_CONTINUE {
+                    assert_eq!(small, n as isize);
+                }
                 pos += n;
             }
             if event == UWS_EV_CONTINUE {
