@@ -328,6 +328,19 @@ static void uws_check_stream(mp_obj_t stream) {
     if (p == NULL || p->read == NULL || p->write == NULL || p->ioctl == NULL) {
         mp_raise_TypeError(MP_ERROR_TEXT("expected a stream (a socket)"));
     }
+    if (mp_obj_is_instance_type(type)) {
+        // A class written in Python streams through io.IOBase, whose
+        // protocol calls its methods. One derived from a native stream
+        // (io.BytesIO, socket.socket) inherits that type's C functions,
+        // which would run on the Python object instead of the native one.
+        mp_obj_t io = mp_import_name(MP_QSTR_io, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        mp_obj_t dest[2];
+        mp_load_method_maybe(io, MP_QSTR_IOBase, dest);
+        const mp_obj_type_t *base = dest[0] != MP_OBJ_NULL && mp_obj_is_type(dest[0], &mp_type_type) ? MP_OBJ_TO_PTR(dest[0]) : NULL;
+        if (base == NULL || MP_OBJ_TYPE_GET_SLOT_OR_NULL(base, protocol) != p) {
+            mp_raise_TypeError(MP_ERROR_TEXT("a stream class must derive from io.IOBase, not from a native stream"));
+        }
+    }
 }
 
 /******************************************************************************/

@@ -20,6 +20,7 @@ each plain HTTP request (a uwebsocket.Request) and returning
 """
 import asyncio
 from asyncio import core
+import select
 
 import uwebsocket
 
@@ -34,6 +35,23 @@ HandshakeError = uwebsocket.HandshakeError
 
 async def _readable(stream):
     yield core._io_queue.queue_read(stream)
+
+
+_read_ahead_poll = select.poll()
+
+
+def _read_ahead(ws):
+    # Whether the WebSocket holds frames it read ahead: a non-blocking recv()
+    # returns None after a burst of control frames with more of them, or a
+    # message, still there, and the socket itself may have nothing more to
+    # say. The WebSocket's own poll knows; waiting on the socket would not
+    # end. (The event loop waits on the socket, not the WebSocket: an object
+    # without a descriptor would have it poll every millisecond.)
+    _read_ahead_poll.register(ws, select.POLLIN)
+    try:
+        return bool(_read_ahead_poll.poll(0))
+    finally:
+        _read_ahead_poll.unregister(ws)
 
 
 async def _writable(stream):
@@ -89,6 +107,9 @@ class WebSocket:
     async def _wait(self):
         # Wait until the stream is readable, or until the keepalive check
         # is due (recv() runs it before reading).
+        if _read_ahead(self.ws):
+            await asyncio.sleep(0)
+            return
         due = self.ws.keepalive()
         if due is None:
             await _readable(self.ws.stream)
@@ -188,7 +209,7 @@ class WebSocket:
         await self.drain()
         while not self.ws.closed:
             if self.ws.recv() is None:
-                await _readable(self.ws.stream)
+                await self._wait()
 
     def __aiter__(self):
         return self

@@ -10,7 +10,7 @@ from websockets.asyncio.client import connect
 from conftest import EXAMPLES
 from conftest import ECHO, wait_log
 from test_server_protocol import frame
-from wsraw import BINARY, CLOSE, PING, PONG, TEXT, RawClient, parse_close, parse_frames, upgrade_request
+from wsraw import BINARY, CLOSE, PING, PONG, TEXT, RawClient, client_frame, close_payload, parse_close, parse_frames, upgrade_request
 
 CHAT = EXAMPLES / "chat_server.py"
 TIMEOUT = 60
@@ -207,3 +207,26 @@ def test_a_stalled_sender_is_dropped_cleanly(mp_server):
     assert asyncio.run(next_client()) == ["ack", "hello"]
     out = srv.read_output()
     assert "Traceback" not in out and "error" not in out, out
+
+
+def test_a_message_after_a_burst_of_pings_is_not_left_waiting(mp_server):
+    # Pings and then a message (or a Close) in one write, then silence: a
+    # non-blocking recv() returns None after a burst of control frames with
+    # the rest read ahead, where the socket has nothing more to report; the
+    # asyncio helper must take it from there instead of waiting on the
+    # socket for ever.
+    srv = mp_server(ECHO, "--mode", "asyncio")
+    for count in (15, 16, 17, 40):
+        client = RawClient(srv.host, srv.port)
+        try:
+            pings = b"".join(client_frame(PING, b"p%d" % i) for i in range(count))
+            client.send(pings + client_frame(TEXT, b"after %d pings" % count))
+            frames = [client.read_frame() for _ in range(count + 1)]
+            assert [f[2] for f in frames[:count]] == [PONG] * count
+            assert frames[count][2:] == (TEXT, b"after %d pings" % count)
+            client.send(pings + client_frame(CLOSE, close_payload(1000)))
+            for _ in range(count):
+                assert client.read_frame()[2] == PONG
+            assert client.read_close() == (1000, "")
+        finally:
+            client.close()

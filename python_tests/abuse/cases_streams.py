@@ -483,6 +483,27 @@ def case_flush_exception_after_a_partial_write_loses_nothing():
     eq(parse(bytes(stream.out))[-1], (True, OP_BINARY, b"next"), "the next message")
 
 
+def case_subclasses_of_native_streams_are_refused():
+    # Such a class inherits the native type's C stream functions, which
+    # would run on the Python object (a crash before): refused at once.
+    import io
+
+    class Memory(io.BytesIO):
+        pass
+
+    for make in (lambda s: uwebsocket.WebSocket(s, True), uwebsocket.accept, lambda s: uwebsocket.client(s, "ws://h/")):
+        raises(TypeError, make, Memory(REQUEST))
+    try:
+        import socket
+    except ImportError:
+        return
+
+    class Sock(socket.socket):
+        pass
+
+    raises(TypeError, uwebsocket.WebSocket, Sock(), True)
+
+
 def case_write_fails_midway_pong():
     ws, stream = ws_over(frame(OP_PING, b"p" * 50, key=KEY) + MSG, writes=[("take", 3, 3), OSError(EPIPE)])
     raises_closed(1006, ws.recv)
