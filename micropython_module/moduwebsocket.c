@@ -368,8 +368,15 @@ struct _mp_obj_websocket_t {
     // yet, written before anything else: the core's queue (NULL when
     // nothing waits).
     uws_txq *tx;
-    // Set while a stream call runs: the stream must not call back in.
+    // UWS_BUSY while a guarded stream call runs: the stream must not call
+    // back in. UWS_WRITE_CUT while a socket's write runs, and after an
+    // interrupt raised inside it (uws_io): how much of the frame went out
+    // is unknown.
     uint8_t busy;
+    // What `busy` holds while a leaf stream's write runs: UWS_WRITE_CUT for
+    // a socket; 0 for an in-memory stream, which an interrupt leaves with
+    // nothing of the call written.
+    uint8_t leaf_write;
     // The small fields together: 240 bytes in all on a 32-bit port (15
     // GC blocks), the connection state included.
     bool stream_closed : 1;
@@ -391,6 +398,8 @@ struct _mp_obj_websocket_t {
 };
 
 #define CONN(self) ((uws_conn *)(self)->conn)
+#define UWS_BUSY (1)
+#define UWS_WRITE_CUT (2)
 static void uws_set_busy(mp_obj_websocket_t *self, bool busy);
 
 typedef enum { UWS_IO_READ, UWS_IO_WRITE } uws_io_op_t;
@@ -436,8 +445,17 @@ static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t o
     if (self != NULL && self->leaf_stream) {
         // A stream that runs no Python code and reports errors as codes
         // (uws_is_leaf_stream): nothing to guard. An interrupt it raises
-        // passes through like any other exception.
-        n = op == UWS_IO_READ ? p->read(stream, buf, len, err) : p->write(stream, buf, len, err);
+        // passes through like any other exception; one raised inside a
+        // socket's write (the unix port raises KeyboardInterrupt from its
+        // signal handler, after the kernel took part of the buffer) loses
+        // the count, so until the call returns the frame counts as cut.
+        if (op == UWS_IO_READ) {
+            n = p->read(stream, buf, len, err);
+        } else {
+            self->busy = self->leaf_write;
+            n = p->write(stream, buf, len, err);
+            self->busy = 0;
+        }
         return uws_checked_count(n, len, err);
     }
     nlr_buf_t nlr;
@@ -449,6 +467,11 @@ static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t o
         uws_set_busy(self, false);
         *err = uws_oserror_code(nlr.ret_val);
         if (*err == 0) {
+            if (self != NULL && op == UWS_IO_WRITE && uws_is_fatal(nlr.ret_val)) {
+                // The user's interrupt, maybe after part of the buffer went
+                // out (the write of a socket under the Python stream).
+                self->busy = UWS_WRITE_CUT;
+            }
             nlr_jump(nlr.ret_val);
         }
         return MP_STREAM_ERROR;
@@ -663,11 +686,27 @@ static void uws_set_busy(mp_obj_websocket_t *self, bool busy) {
     }
 }
 
+static void uws_fail_cut(mp_obj_websocket_t *self);
+
+// A write was cut (UWS_WRITE_CUT): the peer may hold part of a frame, and
+// whatever is sent next would be read as the rest of it. The connection is
+// over (1006); the call that finds it goes on as on any ended connection
+// (send() raises ConnectionClosed, close() does nothing more).
+static void uws_settle_cut(mp_obj_websocket_t *self) {
+    if (self->busy == UWS_WRITE_CUT) {
+        self->busy = 0;
+        uws_fail_cut(self);
+    }
+}
+
 // Every method that touches the stream or the buffers starts here.
 static mp_obj_websocket_t *uws_enter(mp_obj_t self_in) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->busy) {
-        uws_raise_busy();
+        if (self->busy == UWS_BUSY) {
+            uws_raise_busy();
+        }
+        uws_settle_cut(self);
     }
     return self;
 }
@@ -720,12 +759,13 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     uws_keepalive_set(&self->keepalive, 0, 0, 0);
     #endif
     self->tx = NULL;
-    self->busy = false;
+    self->busy = 0;
     self->stream_closed = false;
     self->more = false;
     self->queue_writes = false;
     self->msg_complete = false;
     self->leaf_stream = uws_is_leaf_stream(stream);
+    self->leaf_write = self->leaf_stream && mp_obj_get_type(stream)->name == MP_QSTR_socket ? UWS_WRITE_CUT : 0;
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
     self->deflate = NULL;
     #endif
@@ -768,6 +808,16 @@ static void uws_close_stream(mp_obj_websocket_t *self) {
         self->stream_closed = true;
         uws_transport_closed(CONN(self));
         uws_stream_close(self, self->stream);
+    }
+}
+
+// Part of a frame may be out and the rest never will be: the connection
+// cannot go on (1006).
+static void uws_fail_cut(mp_obj_websocket_t *self) {
+    if (!self->stream_closed) {
+        uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
+        uws_drop_message(self);
+        uws_close_stream(self);
     }
 }
 
@@ -947,10 +997,9 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
         // anything else (KeyboardInterrupt during a wait, say). With part
         // of the frame out, the connection cannot go on (unless it has
         // ended already: queueing without memory ends it).
-        if (out->sent > 0 && !self->stream_closed) {
-            uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
-            uws_drop_message(self);
-            uws_close_stream(self);
+        if ((out->sent > 0 || self->busy == UWS_WRITE_CUT) && !self->stream_closed) {
+            self->busy = 0;
+            uws_fail_cut(self);
             uws_reraise_if_fatal(nlr.ret_val);
             uws_raise_closed(self);
         }
@@ -1874,9 +1923,7 @@ static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_o
             nlr_jump(nlr.ret_val);
         }
         if (!uws_ended(self)) {
-            uws_fail_transport(CONN(self), UWS_TRANSPORT_PARTIAL_WRITE, 0);
-            uws_drop_message(self);
-            uws_close_stream(self);
+            uws_fail_cut(self);
         }
         uws_reraise_if_fatal(nlr.ret_val);
         uws_raise_closed(self);
@@ -2116,7 +2163,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_exit_obj, 4, 4, uws_exit);
 // may run; a stream written in Python is left to its own finaliser).
 static mp_obj_t uws_del(mp_obj_t self_in) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
-    if (!self->stream_closed && !self->busy && !mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
+    if (!self->stream_closed && self->busy != UWS_BUSY && !mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
         self->stream_closed = true;
         const mp_stream_p_t *p = mp_get_stream(self->stream);
         int err;
@@ -2131,6 +2178,7 @@ static void uws_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         return;
     }
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
+    uws_settle_cut(self);
     if (attr == MP_QSTR_path || attr == MP_QSTR_headers || attr == MP_QSTR_subprotocol) {
         dest[0] = self->handshake == mp_const_none ? mp_const_none
             : mp_obj_subscr(self->handshake, MP_OBJ_NEW_SMALL_INT(attr == MP_QSTR_path ? 0 : attr == MP_QSTR_headers ? 1 : 2), MP_OBJ_SENTINEL);
@@ -2238,10 +2286,11 @@ static mp_uint_t uws_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t s
 
 static mp_uint_t uws_stream_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg, int *errcode) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
-    if (self->busy) {
+    if (self->busy == UWS_BUSY) {
         *errcode = MP_EBUSY;
         return MP_STREAM_ERROR;
     }
+    uws_settle_cut(self);
     if (request == MP_STREAM_CLOSE) {
         uws_close_stream(self);
         return 0;

@@ -2,11 +2,14 @@
 header read ahead, and a WebSocket dropped without close() closes its
 socket when collected. A CPython peer on loopback; the MicroPython side
 runs on the unix firmware."""
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 
-from conftest import run_mp
+from conftest import firmware, mp_env, run_mp
 
 TIMEOUT = 10
 
@@ -99,3 +102,56 @@ def test_dropped_websocket_closes_its_socket_when_collected():
     assert code == 0, out
     assert data == b"", data
     assert waited < 2.5, "the socket stayed open until the process ended (%.1f s)" % waited
+
+
+def test_an_interrupt_inside_a_blocked_send_ends_the_connection():
+    # Ctrl-C on the unix port raises KeyboardInterrupt from the signal
+    # handler, inside the socket's write(), after the kernel took part of
+    # the frame: the count is lost. Whatever went out, nothing may follow
+    # it (the peer would read the next frame as the rest of the cut one).
+    # The peer reads nothing until the device's send has blocked.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(TIMEOUT)
+        script = (
+            "import socket, uwebsocket\n"
+            "s = socket.socket()\n"
+            "s.connect(socket.getaddrinfo('127.0.0.1', %d)[0][-1])\n"
+            "ws = uwebsocket.WebSocket(s, True)\n"
+            "print('sending')\n"
+            "try:\n"
+            "    while True:\n"
+            "        ws.send(b'x' * 4000)\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted', ws.closed, ws.close_code)\n"
+            "try:\n"
+            "    ws.send(b'after')\n"
+            "    print('sent after')\n"
+            "except uwebsocket.ConnectionClosed as e:\n"
+            "    print('closed', e.code)\n"
+            "ws.close()\n" % listener.getsockname()[1])
+        proc = subprocess.Popen([firmware(), "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=mp_env())
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                assert proc.stdout.readline() == b"sending\n"
+                time.sleep(1.0)  # the send has long filled the socket's buffers
+                os.kill(proc.pid, signal.SIGINT)
+                conn.settimeout(TIMEOUT)
+                data = bytearray()
+                while chunk := conn.recv(1 << 16):
+                    data += chunk
+            out, _ = proc.communicate(timeout=TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert out.decode().split("\n") == ["interrupted True 1006", "closed 1006", ""], out
+    # Whole frames, then at most the start of one: the end of the stream.
+    frame = b"\x82\x7e\x0f\xa0" + b"x" * 4000
+    whole = len(data) // len(frame)
+    assert whole > 0
+    assert data[:whole * len(frame)] == frame * whole
+    assert frame.startswith(data[whole * len(frame):]), bytes(data[whole * len(frame):][-40:])

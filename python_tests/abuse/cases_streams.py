@@ -231,6 +231,25 @@ def case_exit_keyboard_interrupt_in_write():
     raise AssertionError("KeyboardInterrupt swallowed by __exit__")
 
 
+def interrupt_in_write(size, server_side):
+    # The user's interrupt inside a stream's write: how much of the frame
+    # went out is unknown, so nothing more may follow it.
+    def case():
+        ws, stream = ws_over(writes=[KeyboardInterrupt()], server_side=server_side)
+        raises(KeyboardInterrupt, ws.send, b"x" * size)
+        closed_as(ws, 1006, "write interrupted within a frame")
+        eq(stream.closed, True, "stream closed")
+        raises_closed(1006, ws.send, b"next")
+        ws.close()
+        eq(bytes(stream.out), b"", "bytes written")
+    return case
+
+
+for _size in (10, 1000, 70000):
+    GENERATED["interrupt_in_write_%d_server" % _size] = interrupt_in_write(_size, True)
+    GENERATED["interrupt_in_write_%d_client" % _size] = interrupt_in_write(_size, False)
+
+
 # --- writes that lie -------------------------------------------------------
 
 def lying_write(ret, op):
