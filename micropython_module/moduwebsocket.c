@@ -438,26 +438,35 @@ static inline mp_uint_t uws_checked_count(mp_uint_t n, size_t len, int *err) {
 // native stream's; other exceptions propagate. A count larger than the
 // buffer (a Python stream can return any number) is the error
 // UWS_EBADCOUNT: the core never sees it.
+//
+// A stream that runs no Python code and reports errors as codes
+// (uws_is_leaf_stream) needs no guard: uws_io_leaf, which the hot paths
+// call first. An interrupt it raises passes through like any other
+// exception; one raised inside a socket's write (the unix port raises
+// KeyboardInterrupt from its signal handler, after the kernel took part of
+// the buffer) loses the count, so until the call returns the frame counts
+// as cut.
+static inline MP_ALWAYSINLINE mp_uint_t uws_io_leaf(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op, byte *buf, size_t len, int *err) {
+    const mp_stream_p_t *p = mp_get_stream(stream);
+    *err = 0;
+    mp_uint_t n;
+    if (op == UWS_IO_READ) {
+        n = p->read(stream, buf, len, err);
+    } else {
+        self->busy = self->leaf_write;
+        n = p->write(stream, buf, len, err);
+        self->busy = 0;
+    }
+    return uws_checked_count(n, len, err);
+}
+
 static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op, byte *buf, size_t len, int *err) {
+    if (self != NULL && self->leaf_stream) {
+        return uws_io_leaf(self, stream, op, buf, len, err);
+    }
     const mp_stream_p_t *p = mp_get_stream(stream);
     *err = 0;
     mp_uint_t n = MP_STREAM_ERROR;
-    if (self != NULL && self->leaf_stream) {
-        // A stream that runs no Python code and reports errors as codes
-        // (uws_is_leaf_stream): nothing to guard. An interrupt it raises
-        // passes through like any other exception; one raised inside a
-        // socket's write (the unix port raises KeyboardInterrupt from its
-        // signal handler, after the kernel took part of the buffer) loses
-        // the count, so until the call returns the frame counts as cut.
-        if (op == UWS_IO_READ) {
-            n = p->read(stream, buf, len, err);
-        } else {
-            self->busy = self->leaf_write;
-            n = p->write(stream, buf, len, err);
-            self->busy = 0;
-        }
-        return uws_checked_count(n, len, err);
-    }
     nlr_buf_t nlr;
     uws_set_busy(self, true);
     if (nlr_push(&nlr) == 0) {
@@ -699,14 +708,18 @@ static void uws_settle_cut(mp_obj_websocket_t *self) {
     }
 }
 
+static void uws_enter_busy(mp_obj_websocket_t *self) {
+    if (self->busy == UWS_BUSY) {
+        uws_raise_busy();
+    }
+    uws_settle_cut(self);
+}
+
 // Every method that touches the stream or the buffers starts here.
-static mp_obj_websocket_t *uws_enter(mp_obj_t self_in) {
+static inline mp_obj_websocket_t *uws_enter(mp_obj_t self_in) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->busy) {
-        if (self->busy == UWS_BUSY) {
-            uws_raise_busy();
-        }
-        uws_settle_cut(self);
+        uws_enter_busy(self);
     }
     return self;
 }
@@ -957,28 +970,35 @@ static NORETURN void uws_frame_failed(mp_obj_websocket_t *self, const uws_frame_
     }
     uws_end_transport(self, err == MP_ETIMEDOUT ? UWS_TRANSPORT_STALLED : uws_transport_kind(err), err);
 }
-static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
+// The first write of a frame. Until part of the frame is out, an
+// exception leaves the connection as it was: the first write of a frame
+// that moved nothing in the core needs no guard beyond uws_io's own, and
+// most frames go out whole in it. True when they did (and nothing follows);
+// else *buf and *len are what is left for uws_frame_write_rest.
+static inline MP_ALWAYSINLINE bool uws_frame_write_first(mp_obj_websocket_t *self, uws_frame_out_t *out,
+    const byte **buf, size_t *len, size_t more_len) {
+    if (out->sent != 0 || out->undo != 0 || self->queue_writes) {
+        return false;
+    }
+    int err;
+    mp_uint_t n = self->leaf_stream ? uws_io_leaf(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err)
+        : uws_io(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err);
+    if (n == MP_STREAM_ERROR) {
+        if (!uws_would_block(err)) {
+            uws_frame_failed(self, out, err);
+        }
+        return false;
+    }
+    out->sent = n;
+    *buf += n;
+    *len -= n;
+    return *len == 0 && more_len == 0;
+}
+
+static void uws_frame_write_rest(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
     const byte *more, size_t more_len) {
     int err = 0;
     bool ok = false;
-    if (out->sent == 0 && out->undo == 0 && !self->queue_writes) {
-        // Until part of the frame is out, an exception leaves the
-        // connection as it was: the first write of a frame that moved
-        // nothing in the core needs no guard beyond uws_io's own, and most
-        // frames go out whole in it.
-        mp_uint_t n = uws_io(self, self->stream, UWS_IO_WRITE, (byte *)buf, len, &err);
-        if (n == MP_STREAM_ERROR && !uws_would_block(err)) {
-            uws_frame_failed(self, out, err);
-        }
-        if (n != MP_STREAM_ERROR) {
-            out->sent = n;
-            buf += n;
-            len -= n;
-            if (len == 0 && more_len == 0) {
-                return;
-            }
-        }
-    }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         if (self->queue_writes) {
@@ -1008,6 +1028,13 @@ static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
     }
     if (!ok) {
         uws_frame_failed(self, out, err);
+    }
+}
+
+static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
+    const byte *more, size_t more_len) {
+    if (!uws_frame_write_first(self, out, &buf, &len, more_len)) {
+        uws_frame_write_rest(self, out, buf, len, more, more_len);
     }
 }
 
@@ -1100,11 +1127,16 @@ static void uws_write_frame(mp_obj_websocket_t *self, uint8_t undo, const byte *
 }
 
 // What the core said to a data frame asked of it, when it is not a length.
-static void uws_check_tx(mp_obj_websocket_t *self, int32_t n) {
+static NORETURN void uws_tx_refused(mp_obj_websocket_t *self, int32_t n) {
     if (n == UWS_TX_IN_PROGRESS) {
         mp_raise_ValueError(MP_ERROR_TEXT("a fragmented message of the other type is being sent"));
-    } else if (n < 0) {
-        uws_raise_closed(self);
+    }
+    uws_raise_closed(self);
+}
+
+static inline void uws_check_tx(mp_obj_websocket_t *self, int32_t n) {
+    if (n < 0) {
+        uws_tx_refused(self, n);
     }
 }
 
@@ -1964,7 +1996,11 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
         byte frame[UWS_STACK_FRAME];
         int32_t n = uws_tx_data_frame(CONN(self), text, fin, key, data, len, frame, sizeof(frame), &out.undo);
         uws_check_tx(self, n);
-        uws_frame_write(self, &out, frame, n, NULL, 0);
+        const byte *rest = frame;
+        size_t left = n;
+        if (!uws_frame_write_first(self, &out, &rest, &left, 0)) {
+            uws_frame_write_rest(self, &out, rest, left, NULL, 0);
+        }
         return;
     }
     // A larger one: its header here, the payload from the caller's buffer
