@@ -1788,23 +1788,11 @@ static bool uws_deflate_response(const byte *head, size_t len, const byte *key, 
 // ws.compression: what was agreed, in the extension's own terms, or None.
 static mp_obj_t uws_compression_obj(mp_obj_websocket_t *self) {
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
-    uws_deflate_t *z = self->deflate;
-    if (z == NULL) {
+    if (self->deflate == NULL) {
         return mp_const_none;
     }
-    vstr_t vstr;
-    mp_print_t print;
-    vstr_init_print(&vstr, 100, &print);
-    mp_print_str(&print, "permessage-deflate");
-    if (z->params.server_no_context_takeover) {
-        mp_print_str(&print, "; server_no_context_takeover");
-    }
-    if (z->params.client_no_context_takeover) {
-        mp_print_str(&print, "; client_no_context_takeover");
-    }
-    mp_printf(&print, "; server_max_window_bits=%u; client_max_window_bits=%u",
-        (unsigned)z->params.server_max_window_bits, (unsigned)z->params.client_max_window_bits);
-    return mp_obj_new_str_from_vstr(&vstr);
+    byte text[UWS_DEFLATE_LINE];
+    return mp_obj_new_str((const char *)text, uws_deflate_describe(&self->deflate->params, text, sizeof(text)));
     #else
     (void)self;
     return mp_const_none;

@@ -437,6 +437,13 @@ impl Agreement {
     }
 }
 
+/// What was agreed, every parameter named (both window sizes): how a
+/// WebSocket tells a script its compression (`ws.compression`). Returns
+/// its length (MAX_VALUE_LEN bytes suffice).
+pub fn describe(params: DeflateParams, out: &mut [u8]) -> Result<usize, ()> {
+    Agreement { params, send_server_bits: true, send_client_bits: true }.write(out)
+}
+
 /// Client side: write the offer `opts` call for (one permessage-deflate
 /// element) into `out`. Returns its length.
 pub fn write_offer(opts: &DeflateOptions, out: &mut [u8]) -> Result<usize, ()> {

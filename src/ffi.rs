@@ -1919,6 +1919,19 @@ pub unsafe extern "C" fn uws_deflate_offer(opts: *const DeflateOptions, out: *mu
     extension_line(unsafe { bytes_mut(out, out_cap) }, |v| extension::write_offer(opts, v))
 }
 
+/// `ws.compression`: the agreed `params` as an extension value, every
+/// parameter named, into `out` (UWS_DEFLATE_LINE bytes suffice). Returns
+/// its length (0 for no `params` or too little room).
+#[no_mangle]
+pub unsafe extern "C" fn uws_deflate_describe(params: *const DeflateParams, out: *mut u8, out_cap: usize) -> usize {
+    if params.is_null() {
+        return 0;
+    }
+    // SAFETY: the host passes its connection's parameters (read only).
+    let params = unsafe { *params };
+    extension::describe(params, unsafe { bytes_mut(out, out_cap) }).unwrap_or(0)
+}
+
 /// Client side, for a request that offered permessage-deflate with
 /// `opts`: `uws_client_response` that also accepts the server's
 /// permessage-deflate answer. `*agreed` says whether compression is on

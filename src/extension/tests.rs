@@ -179,3 +179,24 @@ proptest! {
         prop_assert_eq!(got.client_max_window_bits, cb.min(cb2));
     }
 }
+
+#[test]
+fn description_names_every_parameter() {
+    let mut out = [0u8; MAX_VALUE_LEN];
+    let params = DeflateParams { server_max_window_bits: 15, client_max_window_bits: 11, ..DeflateParams::default() };
+    let n = describe(params, &mut out).unwrap();
+    assert_eq!(&out[..n], b"permessage-deflate; server_max_window_bits=15; client_max_window_bits=11");
+    let params = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 8,
+        client_max_window_bits: 9,
+    };
+    let n = describe(params, &mut out).unwrap();
+    assert_eq!(
+        &out[..n],
+        &b"permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+           server_max_window_bits=8; client_max_window_bits=9"[..]
+    );
+    assert_eq!(describe(params, &mut out[..20]), Err(()));
+}
