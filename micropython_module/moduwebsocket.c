@@ -2910,9 +2910,6 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
     const char *origin = NULL;
     if (args[ARG_c_origin].u_obj != mp_const_none) {
         origin = mp_obj_str_get_data(args[ARG_c_origin].u_obj, &origin_len);
-        if (memchr(origin, '\r', origin_len) || memchr(origin, '\n', origin_len)) {
-            mp_raise_ValueError(MP_ERROR_TEXT("invalid origin"));
-        }
     }
     vstr_t out;
     vstr_init(&out, 256 + url->host_len + url->path_len + protocols.len + origin_len + extra.len);
@@ -2923,7 +2920,7 @@ static mp_obj_t uws_client_handshake(mp_obj_t stream, const uws_url_t *url, cons
         (const byte *)protocols.buf, protocols.len, (const byte *)origin, origin_len,
         (const byte *)extra.buf, extra.len, nonce, key);
     if (n == 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("invalid host, path or header in request"));
+        mp_raise_ValueError(MP_ERROR_TEXT("invalid host, path, origin or header in request"));
     }
     uws_write_all(stream, (const byte *)out.buf, n);
     vstr_clear(&out);
