@@ -419,7 +419,7 @@ static int uws_oserror_code(void *exc) {
 // A stream call's count as the core may see it: MP_STREAM_ERROR always
 // with an error code, and a count larger than the buffer (a Python stream
 // can return any number) the error UWS_EBADCOUNT.
-static inline mp_uint_t uws_checked_count(mp_uint_t n, size_t len, int *err) {
+static inline MP_ALWAYSINLINE mp_uint_t uws_checked_count(mp_uint_t n, size_t len, int *err) {
     if (n == MP_STREAM_ERROR) {
         if (*err == 0) {
             *err = MP_EIO;
@@ -441,19 +441,23 @@ static inline mp_uint_t uws_checked_count(mp_uint_t n, size_t len, int *err) {
 //
 // A stream that runs no Python code and reports errors as codes
 // (uws_is_leaf_stream) needs no guard: uws_io_leaf, which the hot paths
-// call first. An interrupt it raises passes through like any other
-// exception; one raised inside a socket's write (the unix port raises
-// KeyboardInterrupt from its signal handler, after the kernel took part of
-// the buffer) loses the count, so until the call returns the frame counts
-// as cut.
-static inline MP_ALWAYSINLINE mp_uint_t uws_io_leaf(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op, byte *buf, size_t len, int *err) {
-    const mp_stream_p_t *p = mp_get_stream(stream);
+// call first. An exception it raises passes through; while a write runs,
+// `busy` holds `cut` (UWS_WRITE_CUT or 0), which such an exception leaves
+// behind: UWS_WRITE_CUT when part of a frame is out already, and for a
+// socket's write, whose count an interrupt raised inside it loses (the
+// unix port raises KeyboardInterrupt from its signal handler, after the
+// kernel took part of the buffer).
+static inline MP_ALWAYSINLINE mp_uint_t uws_io_leaf(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op,
+    byte *buf, size_t len, int *err, uint8_t cut) {
+    // A native object: its type is in its base.
+    const mp_obj_type_t *type = ((mp_obj_base_t *)MP_OBJ_TO_PTR(stream))->type;
+    const mp_stream_p_t *p = MP_OBJ_TYPE_GET_SLOT(type, protocol);
     *err = 0;
     mp_uint_t n;
     if (op == UWS_IO_READ) {
         n = p->read(stream, buf, len, err);
     } else {
-        self->busy = self->leaf_write;
+        self->busy = cut;
         n = p->write(stream, buf, len, err);
         self->busy = 0;
     }
@@ -462,7 +466,7 @@ static inline MP_ALWAYSINLINE mp_uint_t uws_io_leaf(mp_obj_websocket_t *self, mp
 
 static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op, byte *buf, size_t len, int *err) {
     if (self != NULL && self->leaf_stream) {
-        return uws_io_leaf(self, stream, op, buf, len, err);
+        return uws_io_leaf(self, stream, op, buf, len, err, self->leaf_write);
     }
     const mp_stream_p_t *p = mp_get_stream(stream);
     *err = 0;
@@ -716,7 +720,7 @@ static void uws_enter_busy(mp_obj_websocket_t *self) {
 }
 
 // Every method that touches the stream or the buffers starts here.
-static inline mp_obj_websocket_t *uws_enter(mp_obj_t self_in) {
+static inline MP_ALWAYSINLINE mp_obj_websocket_t *uws_enter(mp_obj_t self_in) {
     mp_obj_websocket_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->busy) {
         uws_enter_busy(self);
@@ -981,7 +985,7 @@ static inline MP_ALWAYSINLINE bool uws_frame_write_first(mp_obj_websocket_t *sel
         return false;
     }
     int err;
-    mp_uint_t n = self->leaf_stream ? uws_io_leaf(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err)
+    mp_uint_t n = self->leaf_stream ? uws_io_leaf(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err, self->leaf_write)
         : uws_io(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err);
     if (n == MP_STREAM_ERROR) {
         if (!uws_would_block(err)) {
@@ -1031,11 +1035,37 @@ static void uws_frame_write_rest(mp_obj_websocket_t *self, uws_frame_out_t *out,
     }
 }
 
+// More of a frame of which part is out, on a leaf stream in blocking mode:
+// one call, without the guard of uws_frame_write_rest (an exception leaves
+// the frame cut: UWS_WRITE_CUT, which the next call on the WebSocket
+// finds). True when it took all; else *buf and *len are what is left.
+static inline MP_ALWAYSINLINE bool uws_frame_write_leaf(mp_obj_websocket_t *self, uws_frame_out_t *out,
+    const byte **buf, size_t *len) {
+    int err;
+    mp_uint_t n = uws_io_leaf(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err, UWS_WRITE_CUT);
+    if (n == MP_STREAM_ERROR) {
+        if (!uws_would_block(err)) {
+            uws_frame_failed(self, out, err);
+        }
+        return false;
+    }
+    out->sent += n;
+    *buf += n;
+    *len -= n;
+    return *len == 0;
+}
+
 static void uws_frame_write(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
     const byte *more, size_t more_len) {
-    if (!uws_frame_write_first(self, out, &buf, &len, more_len)) {
-        uws_frame_write_rest(self, out, buf, len, more, more_len);
+    if (uws_frame_write_first(self, out, &buf, &len, more_len)) {
+        return;
     }
+    if (out->sent > 0 && self->leaf_stream && !self->queue_writes
+        && (len == 0 || uws_frame_write_leaf(self, out, &buf, &len))
+        && (more_len == 0 || uws_frame_write_leaf(self, out, &more, &more_len))) {
+        return;
+    }
+    uws_frame_write_rest(self, out, buf, len, more, more_len);
 }
 
 // Non-blocking mode: write what the stream takes now, queue the rest.
@@ -1093,7 +1123,7 @@ static void uws_write_frame(mp_obj_websocket_t *self, uint8_t undo, const byte *
         return;
     }
     bool masked = (key[0] | key[1] | key[2] | key[3]) != 0;
-    bool python_stream = source != MP_OBJ_NULL && mp_obj_is_instance_type(mp_obj_get_type(self->stream));
+    bool python_stream = source != MP_OBJ_NULL && !self->leaf_stream && mp_obj_is_instance_type(mp_obj_get_type(self->stream));
     byte *copy = python_stream ? m_new_maybe(byte, len) : NULL;
     if (copy != NULL) {
         uws_mask_copy(copy, payload, len, key, 0);
@@ -1134,7 +1164,7 @@ static NORETURN void uws_tx_refused(mp_obj_websocket_t *self, int32_t n) {
     uws_raise_closed(self);
 }
 
-static inline void uws_check_tx(mp_obj_websocket_t *self, int32_t n) {
+static inline MP_ALWAYSINLINE void uws_check_tx(mp_obj_websocket_t *self, int32_t n) {
     if (n < 0) {
         uws_tx_refused(self, n);
     }
