@@ -523,6 +523,45 @@ def case_subclasses_of_native_streams_are_refused():
     raises(TypeError, uwebsocket.WebSocket, Sock(), True)
 
 
+def case_bytesio_out_of_memory_within_a_frame():
+    # A BytesIO with room for a frame's header but no memory for the rest.
+    # Nothing of the frame out (it went in one write): the connection goes
+    # on. Part of it out: the connection is over (1006), whether the send
+    # raises the MemoryError or ConnectionClosed.
+    import io
+    import micropython
+
+    for size in (100, 300, 5000, 70000):
+        stream = io.BytesIO()
+        stream.write(bytes(64))
+        stream.seek(0)
+        ws = uwebsocket.WebSocket(stream, True)
+        send, data = ws.send, b"x" * size
+        expected = (MemoryError, ConnectionClosed)  # nothing to allocate while the heap is locked
+        raised = None
+        micropython.heap_lock()
+        try:
+            send(data)
+        except expected as e:
+            raised = e
+        finally:
+            micropython.heap_unlock()
+        if raised is None:
+            continue  # the BytesIO found room: nothing to check
+        if stream.tell() == 0:
+            eq(isinstance(raised, MemoryError), True, "MemoryError with nothing out")
+            eq(ws.closed, False, "ws.closed with nothing out")
+            ws.send(b"next")
+            eq(parse(stream.getvalue()[:6]), [(True, OP_BINARY, b"next")], "the next message")
+            continue
+        if isinstance(raised, ConnectionClosed):
+            eq(raised.code, 1006, "code")
+        closed_as(ws, 1006)
+        raises_closed(1006, ws.send, b"next")
+        ws.close()
+        eq(stream.tell() < 64, True, "bytes written after the header")
+
+
 def case_write_fails_midway_pong():
     ws, stream = ws_over(frame(OP_PING, b"p" * 50, key=KEY) + MSG, writes=[("take", 3, 3), OSError(EPIPE)])
     raises_closed(1006, ws.recv)
