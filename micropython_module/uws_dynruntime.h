@@ -191,7 +191,6 @@ static void uws_dyn_delay_ms(mp_uint_t ms) {
 #define vstr_add_str uws_dyn_vstr_add_str
 #define vstr_null_terminated_str uws_dyn_vstr_null_terminated_str
 #define vstr_init_print uws_dyn_vstr_init_print
-#define mp_print_str uws_dyn_print_str
 #define mp_obj_new_str_from_vstr uws_dyn_new_str_from_vstr
 #define mp_obj_new_bytes_from_vstr uws_dyn_new_bytes_from_vstr
 
@@ -251,10 +250,6 @@ static void uws_dyn_vstr_init_print(vstr_t *vstr, size_t alloc, mp_print_t *prin
     uws_dyn_vstr_init(vstr, alloc);
     print->data = vstr;
     print->print_strn = uws_dyn_vstr_print_strn;
-}
-
-static void uws_dyn_print_str(const mp_print_t *print, const char *str) {
-    mp_printf(print, "%s", str);
 }
 
 // str(obj), written to `print`.
