@@ -368,15 +368,11 @@ struct _mp_obj_websocket_t {
     // yet, written before anything else: the core's queue (NULL when
     // nothing waits).
     uws_txq *tx;
-    // UWS_BUSY while a guarded stream call runs: the stream must not call
-    // back in. UWS_WRITE_CUT while a socket's write runs, and after an
-    // interrupt raised inside it (uws_io): how much of the frame went out
-    // is unknown.
+    // UWS_BUSY while a stream call runs (uws_io, uws_write_watched): the
+    // stream must not call back in. UWS_WRITE_CUT after an exception left
+    // a frame cut (how much of it went out is unknown): the next call ends
+    // the connection (uws_settle_cut).
     uint8_t busy;
-    // What `busy` holds while a leaf stream's write runs: UWS_WRITE_CUT for
-    // a socket; 0 for an in-memory stream, which an interrupt leaves with
-    // nothing of the call written.
-    uint8_t leaf_write;
     // The small fields together: 240 bytes in all on a 32-bit port (15
     // GC blocks), the connection state included.
     bool stream_closed : 1;
@@ -387,6 +383,9 @@ struct _mp_obj_websocket_t {
     bool msg_complete : 1;
     // The stream is a socket or BytesIO of the firmware (uws_is_leaf_stream).
     bool leaf_stream : 1;
+    // Its writes are watched (uws_write_watched): a socket's, whose count
+    // an interrupt raised inside the call loses.
+    bool watch_writes : 1;
     // Frames are masked (the client role): uws_tx_random_len is 4.
     bool masking : 1;
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
@@ -439,16 +438,48 @@ static inline MP_ALWAYSINLINE mp_uint_t uws_checked_count(mp_uint_t n, size_t le
 // buffer (a Python stream can return any number) is the error
 // UWS_EBADCOUNT: the core never sees it.
 //
+#if !MICROPY_ENABLE_DYNRUNTIME
+typedef struct {
+    nlr_jump_callback_node_t node;
+    mp_obj_websocket_t *self;
+} uws_write_watch_t;
+
+static void uws_write_unwound(void *ctx) {
+    ((uws_write_watch_t *)ctx)->self->busy = UWS_WRITE_CUT;
+}
+#endif
+
+// A write whose exception leaves the frame cut: a socket's (an interrupt
+// raised inside it loses the count: the unix port raises KeyboardInterrupt
+// from its signal handler, after the kernel took part of the buffer), and
+// one that continues a frame of which part is out. While it runs the
+// WebSocket is busy; an exception unwinding through it leaves
+// UWS_WRITE_CUT for the next call to find. (A native .mpy has no jump
+// callbacks: the mark is set for the whole call there.)
+static MP_NOINLINE mp_uint_t uws_write_watched(mp_obj_websocket_t *self, const mp_stream_p_t *p, mp_obj_t stream,
+    byte *buf, size_t len, int *err) {
+    #if MICROPY_ENABLE_DYNRUNTIME
+    self->busy = UWS_WRITE_CUT;
+    mp_uint_t n = p->write(stream, buf, len, err);
+    #else
+    uws_write_watch_t watch;
+    watch.self = self;
+    nlr_push_jump_callback(&watch.node, uws_write_unwound);
+    self->busy = UWS_BUSY;
+    mp_uint_t n = p->write(stream, buf, len, err);
+    nlr_pop_jump_callback(false);
+    #endif
+    self->busy = 0;
+    return n;
+}
+
 // A stream that runs no Python code and reports errors as codes
 // (uws_is_leaf_stream) needs no guard: uws_io_leaf, which the hot paths
-// call first. An exception it raises passes through; while a write runs,
-// `busy` holds `cut` (UWS_WRITE_CUT or 0), which such an exception leaves
-// behind: UWS_WRITE_CUT when part of a frame is out already, and for a
-// socket's write, whose count an interrupt raised inside it loses (the
-// unix port raises KeyboardInterrupt from its signal handler, after the
-// kernel took part of the buffer).
+// call first. An exception it raises passes through; a write is watched
+// (`watch`: uws_write_watched) when such an exception would leave the
+// frame cut.
 static inline MP_ALWAYSINLINE mp_uint_t uws_io_leaf(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op,
-    byte *buf, size_t len, int *err, uint8_t cut) {
+    byte *buf, size_t len, int *err, bool watch) {
     // A native object: its type is in its base.
     const mp_obj_type_t *type = ((mp_obj_base_t *)MP_OBJ_TO_PTR(stream))->type;
     const mp_stream_p_t *p = MP_OBJ_TYPE_GET_SLOT(type, protocol);
@@ -456,17 +487,17 @@ static inline MP_ALWAYSINLINE mp_uint_t uws_io_leaf(mp_obj_websocket_t *self, mp
     mp_uint_t n;
     if (op == UWS_IO_READ) {
         n = p->read(stream, buf, len, err);
+    } else if (watch) {
+        n = uws_write_watched(self, p, stream, buf, len, err);
     } else {
-        self->busy = cut;
         n = p->write(stream, buf, len, err);
-        self->busy = 0;
     }
     return uws_checked_count(n, len, err);
 }
 
 static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op, byte *buf, size_t len, int *err) {
     if (self != NULL && self->leaf_stream) {
-        return uws_io_leaf(self, stream, op, buf, len, err, self->leaf_write);
+        return uws_io_leaf(self, stream, op, buf, len, err, self->watch_writes);
     }
     const mp_stream_p_t *p = mp_get_stream(stream);
     *err = 0;
@@ -782,7 +813,7 @@ static mp_obj_websocket_t *uws_new(mp_obj_t stream, bool server, mp_int_t max_si
     self->queue_writes = false;
     self->msg_complete = false;
     self->leaf_stream = uws_is_leaf_stream(stream);
-    self->leaf_write = self->leaf_stream && mp_obj_get_type(stream)->name == MP_QSTR_socket ? UWS_WRITE_CUT : 0;
+    self->watch_writes = self->leaf_stream && mp_obj_get_type(stream)->name == MP_QSTR_socket;
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
     self->deflate = NULL;
     #endif
@@ -985,7 +1016,7 @@ static inline MP_ALWAYSINLINE bool uws_frame_write_first(mp_obj_websocket_t *sel
         return false;
     }
     int err;
-    mp_uint_t n = self->leaf_stream ? uws_io_leaf(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err, self->leaf_write)
+    mp_uint_t n = self->leaf_stream ? uws_io_leaf(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err, self->watch_writes)
         : uws_io(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err);
     if (n == MP_STREAM_ERROR) {
         if (!uws_would_block(err)) {
@@ -997,6 +1028,22 @@ static inline MP_ALWAYSINLINE bool uws_frame_write_first(mp_obj_websocket_t *sel
     *buf += n;
     *len -= n;
     return *len == 0 && more_len == 0;
+}
+
+// An exception came through the writing of a frame (the stream's own
+// errors come back as codes: this is anything else, KeyboardInterrupt
+// during a wait, say). With part of the frame out, the connection cannot
+// go on (unless it has ended already: queueing without memory ends it);
+// with none, the frame is taken back and the exception goes on.
+static NORETURN void uws_frame_interrupted(mp_obj_websocket_t *self, const uws_frame_out_t *out, void *exc) {
+    if ((out->sent > 0 || self->busy == UWS_WRITE_CUT) && !self->stream_closed) {
+        self->busy = 0;
+        uws_fail_cut(self);
+        uws_reraise_if_fatal(exc);
+        uws_raise_closed(self);
+    }
+    uws_frame_unsent(self, out);
+    nlr_jump(exc);
 }
 
 static void uws_frame_write_rest(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *buf, size_t len,
@@ -1017,18 +1064,7 @@ static void uws_frame_write_rest(mp_obj_websocket_t *self, uws_frame_out_t *out,
         }
         nlr_pop();
     } else {
-        // The stream's own errors came back as codes (uws_io); this is
-        // anything else (KeyboardInterrupt during a wait, say). With part
-        // of the frame out, the connection cannot go on (unless it has
-        // ended already: queueing without memory ends it).
-        if ((out->sent > 0 || self->busy == UWS_WRITE_CUT) && !self->stream_closed) {
-            self->busy = 0;
-            uws_fail_cut(self);
-            uws_reraise_if_fatal(nlr.ret_val);
-            uws_raise_closed(self);
-        }
-        uws_frame_unsent(self, out);
-        nlr_jump(nlr.ret_val);
+        uws_frame_interrupted(self, out, nlr.ret_val);
     }
     if (!ok) {
         uws_frame_failed(self, out, err);
@@ -1042,7 +1078,7 @@ static void uws_frame_write_rest(mp_obj_websocket_t *self, uws_frame_out_t *out,
 static inline MP_ALWAYSINLINE bool uws_frame_write_leaf(mp_obj_websocket_t *self, uws_frame_out_t *out,
     const byte **buf, size_t *len) {
     int err;
-    mp_uint_t n = uws_io_leaf(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err, UWS_WRITE_CUT);
+    mp_uint_t n = uws_io_leaf(self, self->stream, UWS_IO_WRITE, (byte *)*buf, *len, &err, true);
     if (n == MP_STREAM_ERROR) {
         if (!uws_would_block(err)) {
             uws_frame_failed(self, out, err);
@@ -1107,6 +1143,9 @@ static void uws_frame_queue(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
 // without memory for a copy, taken a piece at a time with the object's
 // buffer looked up again before each piece; a raw pointer into the
 // caller's object is never used after a call into Python.
+static void uws_write_pieces(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *header, size_t header_len,
+    const byte *key, mp_obj_t source, const byte *payload, size_t len);
+
 static void uws_write_frame(mp_obj_websocket_t *self, uint8_t undo, const byte *header, size_t header_len,
     const byte *key, mp_obj_t source, const byte *payload, size_t len) {
     uws_frame_out_t out = { 0, undo };
@@ -1115,13 +1154,28 @@ static void uws_write_frame(mp_obj_websocket_t *self, uint8_t undo, const byte *
         uws_frame_write(self, &out, header, header_len, NULL, 0);
         return;
     }
-    byte chunk[UWS_STACK_FRAME];
-    if (header_len + len <= sizeof(chunk)) {
+    if (header_len + len <= UWS_STACK_FRAME) {
+        byte chunk[UWS_STACK_FRAME];
         memcpy(chunk, header, header_len);
         uws_mask_copy(chunk + header_len, payload, len, key, 0);
         uws_frame_write(self, &out, chunk, header_len + len, NULL, 0);
         return;
     }
+    // Several writes: an exception between two of them (an interrupt
+    // raised while the next piece is masked, say) must not leave the
+    // connection open with part of the frame out.
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        uws_write_pieces(self, &out, header, header_len, key, source, payload, len);
+        nlr_pop();
+    } else {
+        uws_frame_interrupted(self, &out, nlr.ret_val);
+    }
+}
+
+static void uws_write_pieces(mp_obj_websocket_t *self, uws_frame_out_t *out, const byte *header, size_t header_len,
+    const byte *key, mp_obj_t source, const byte *payload, size_t len) {
+    byte chunk[UWS_STACK_FRAME];
     bool masked = (key[0] | key[1] | key[2] | key[3]) != 0;
     bool python_stream = source != MP_OBJ_NULL && !self->leaf_stream && mp_obj_is_instance_type(mp_obj_get_type(self->stream));
     byte *copy = python_stream ? m_new_maybe(byte, len) : NULL;
@@ -1132,9 +1186,9 @@ static void uws_write_frame(mp_obj_websocket_t *self, uint8_t undo, const byte *
         python_stream = false;
     }
     if (!masked && !python_stream) {
-        uws_frame_write(self, &out, header, header_len, payload, len);
+        uws_frame_write(self, out, header, header_len, payload, len);
     } else {
-        uws_frame_write(self, &out, header, header_len, NULL, 0);
+        uws_frame_write(self, out, header, header_len, NULL, 0);
         for (size_t done = 0; done < len;) {
             if (python_stream) {
                 mp_buffer_info_t bufinfo;
@@ -1147,7 +1201,7 @@ static void uws_write_frame(mp_obj_websocket_t *self, uint8_t undo, const byte *
             }
             size_t n = MIN(sizeof(chunk), len - done);
             uws_mask_copy(chunk, payload + done, n, key, done);
-            uws_frame_write(self, &out, chunk, n, NULL, 0);
+            uws_frame_write(self, out, chunk, n, NULL, 0);
             done += n;
         }
     }

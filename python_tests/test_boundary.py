@@ -3,6 +3,7 @@ header read ahead, and a WebSocket dropped without close() closes its
 socket when collected. A CPython peer on loopback; the MicroPython side
 runs on the unix firmware."""
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -155,3 +156,97 @@ def test_an_interrupt_inside_a_blocked_send_ends_the_connection():
     assert whole > 0
     assert data[:whole * len(frame)] == frame * whole
     assert frame.startswith(data[whole * len(frame):]), bytes(data[whole * len(frame):][-40:])
+
+
+def test_interrupts_at_random_moments_never_leave_part_of_a_frame_open():
+    # A client's large frame goes out in pieces (masked through the stack
+    # buffer): Ctrl-C between two writes, not only inside one, must end the
+    # connection once part of the frame is out. Into memory, so that the
+    # device counts what each interrupt left.
+    script = (
+        "import io, uwebsocket\n"
+        "def main():\n"
+        "    data = bytes(65536)\n"
+        "    full = 14 + len(data)\n"
+        "    b = io.BytesIO()\n"
+        "    ws = uwebsocket.WebSocket(b, False)\n"
+        "    seen = {}\n"
+        "    print('ready')\n"
+        "    hits = 0\n"
+        "    while hits < 60:\n"
+        "        try:\n"
+        "            try:\n"
+        "                while True:\n"
+        "                    b.seek(0)\n"
+        "                    ws.send(data)\n"
+        "            except KeyboardInterrupt:\n"
+        "                hits += 1\n"
+        "            n = b.tell()\n"
+        "            what = 'closed' if ws.closed else 'whole' if n in (0, full) else 'partial'\n"
+        "            seen[what] = seen.get(what, 0) + 1\n"
+        "            if ws.closed or what == 'partial':\n"
+        "                b = io.BytesIO()\n"
+        "                ws = uwebsocket.WebSocket(b, False)\n"
+        "        except KeyboardInterrupt:\n"
+        "            hits += 1\n"
+        "    print(sorted(seen.items()))\n"
+        "main()\n")
+    proc = subprocess.Popen([firmware(), "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True, env=mp_env())
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        rng = random.Random(6455)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(rng.uniform(0.002, 0.03))
+            os.kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    seen = dict(eval(out.decode().strip().splitlines()[-1]))
+    assert "partial" not in seen, seen
+    assert seen.get("closed", 0) > 0, seen
+
+
+def test_a_thread_reading_attributes_does_not_end_a_blocked_send():
+    # The peer reads nothing for a while: the sending thread blocks in a
+    # socket write. Reading ws.closed from another thread meanwhile leaves
+    # the connection alone; once the peer reads, every message arrives.
+    def serve(conn):
+        assert conn.recv(5) == b"ready"
+        time.sleep(1.5)
+        data = bytearray()
+        while chunk := conn.recv(1 << 16):
+            data += chunk
+        return bytes(data)
+
+    script = lambda port: (
+        "import socket, uwebsocket, _thread, time\n"
+        "s = socket.socket()\n"
+        "s.connect(socket.getaddrinfo('127.0.0.1', %d)[0][-1])\n"
+        "s.send(b'ready')\n"
+        "ws = uwebsocket.WebSocket(s, True)\n"
+        "done = []\n"
+        "def sender():\n"
+        "    try:\n"
+        "        for i in range(5000):\n"
+        "            ws.send(b'x' * 4000)\n"
+        "        done.append('sent')\n"
+        "    except BaseException as e:\n"
+        "        done.append(repr(e))\n"
+        "_thread.start_new_thread(sender, ())\n"
+        "time.sleep(0.5)\n"
+        "print('closed while sending', ws.closed)\n"
+        "for i in range(200):\n"
+        "    if done: break\n"
+        "    time.sleep(0.05)\n"
+        "print(done)\n"
+        "s.close()\n" % port)
+    code, out, data = peer(script, serve)
+    assert code == 0, out
+    assert "closed while sending False" in out, out
+    assert "['sent']" in out, out
+    frame = b"\x82\x7e\x0f\xa0" + b"x" * 4000
+    assert data == frame * 5000
