@@ -430,14 +430,7 @@ static inline MP_ALWAYSINLINE mp_uint_t uws_checked_count(mp_uint_t n, size_t le
     return n;
 }
 
-// One read or write call on a stream. Returns the count, or MP_STREAM_ERROR
-// with *err set. While it runs, `self` (the WebSocket, or NULL during a
-// handshake) is busy: a stream that calls back into it gets RuntimeError.
-// An OSError a Python stream raises comes back as an error code, like a
-// native stream's; other exceptions propagate. A count larger than the
-// buffer (a Python stream can return any number) is the error
-// UWS_EBADCOUNT: the core never sees it.
-//
+// How a socket's write is watched (uws_write_watched).
 #if !MICROPY_ENABLE_DYNRUNTIME
 typedef struct {
     nlr_jump_callback_node_t node;
@@ -495,6 +488,13 @@ static inline MP_ALWAYSINLINE mp_uint_t uws_io_leaf(mp_obj_websocket_t *self, mp
     return uws_checked_count(n, len, err);
 }
 
+// One read or write call on a stream. Returns the count, or MP_STREAM_ERROR
+// with *err set. While it runs, `self` (the WebSocket, or NULL during a
+// handshake) is busy: a stream that calls back into it gets RuntimeError.
+// An OSError a Python stream raises comes back as an error code, like a
+// native stream's; other exceptions propagate. A count larger than the
+// buffer (a Python stream can return any number) is the error
+// UWS_EBADCOUNT: the core never sees it.
 static mp_uint_t uws_io(mp_obj_websocket_t *self, mp_obj_t stream, uws_io_op_t op, byte *buf, size_t len, int *err) {
     if (self != NULL && self->leaf_stream) {
         return uws_io_leaf(self, stream, op, buf, len, err, self->watch_writes);
