@@ -233,22 +233,32 @@ static void uws_fill_random(byte *pool, size_t len) {
 }
 
 // A fresh masking key per client frame (§5.3) and a handshake nonce per
-// connection. Drawing them from a pool refilled 64 bytes at a time
-// keeps the entropy source's cost (a system call on unix, a call into
-// Python elsewhere) off all but one frame in sixteen.
+// connection. Drawing them from a pool refilled a block at a time keeps
+// the entropy source's cost off most frames: on unix a system call, about
+// as dear as a small send itself, so the pool is larger there (one call
+// per 256 frames); elsewhere a call into Python or the hardware source.
 // Zero at start (a native .mpy has no initialised data): the pool starts
 // empty.
-UWS_VAR byte uws_random_pool[64];
+#if UWS_POSIX
+#define UWS_RANDOM_POOL (1024)
+#else
+#define UWS_RANDOM_POOL (64)
+#endif
+UWS_VAR byte uws_random_pool[UWS_RANDOM_POOL];
 UWS_VAR size_t uws_random_left;
 static void uws_random(uint8_t *buf, size_t len) {
     while (len > 0) {
-        if (uws_random_left == 0) {
+        // Read once and checked: two threads without a GIL (rp2's second
+        // core) may meet here, and a count one of them already spent must
+        // not index outside the pool. At worst both take the same bytes.
+        size_t left = *(volatile size_t *)&uws_random_left;
+        if (left == 0 || left > sizeof(uws_random_pool)) {
             uws_fill_random(uws_random_pool, sizeof(uws_random_pool));
-            uws_random_left = sizeof(uws_random_pool);
+            left = sizeof(uws_random_pool);
         }
-        size_t n = MIN(len, uws_random_left);
-        memcpy(buf, uws_random_pool + sizeof(uws_random_pool) - uws_random_left, n);
-        uws_random_left -= n;
+        size_t n = MIN(len, left);
+        memcpy(buf, uws_random_pool + sizeof(uws_random_pool) - left, n);
+        uws_random_left = left - n;
         buf += n;
         len -= n;
     }
