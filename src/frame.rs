@@ -215,20 +215,34 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// One pass: each word of `dst` (aligned) is the word of `src` at the same
 /// place (read as bytes, where it may not be aligned) XOR the key; a copy
 /// and then an in-place mask would read and write every byte twice.
+#[inline(always)]
 pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     let n = src.len().min(dst.len());
-    let (Some(dst), Some(src)) = (dst.get_mut(..n), src.get(..n)) else {
-        return;
-    };
-    // The server role's "key" is all zeros (it does not mask, §5.1): a
-    // plain copy then.
-    if key == [0; 4] || n < 32 {
-        dst.copy_from_slice(src);
-        if key != [0; 4] {
-            apply_mask(dst, key, offset);
-        }
+    // In one pass where unaligned word reads cost what aligned ones do (the
+    // unix port's hosts); a board keeps the copy and the in-place mask,
+    // which take less flash and, without unaligned access (Xtensa, RV32,
+    // Cortex-M0), would read a misaligned source a byte at a time.
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    if key != [0; 4] && n >= 32 {
+        mask_words_into(&mut dst[..n], &src[..n], key, offset);
         return;
     }
+    dst[..n].copy_from_slice(&src[..n]);
+    // The server role's "key" is all zeros (it does not mask, §5.1): a
+    // plain copy then.
+    if key != [0; 4] {
+        apply_mask(&mut dst[..n], key, offset);
+    }
+}
+
+/// `mask_into` of 32 bytes or more, with a key: each aligned word of
+/// `dst` is the word of `src` at the same place XOR the key, read as an
+/// aligned word where the two align alike (a heap object's data into the
+/// stack buffer, usually), else as bytes. A copy and then an in-place mask
+/// would read and write every byte twice.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64", test))]
+#[inline(never)]
+fn mask_words_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
     let (head, words, tail) = bytemuck::pod_align_to_mut::<u8, usize>(dst);
     let (Some(src_head), Some(src_words)) = (src.get(..head.len()), src.get(head.len()..)) else {
@@ -237,13 +251,9 @@ pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     xor_bytes_into(head, src_head, key);
     let key = rotate_key(key, head.len());
     let word = usize::from_ne_bytes(repeat_key(key));
-    // Four words a round, as in apply_mask.
-    let (rounds, words) = words.as_chunks_mut::<4>();
-    if let ([], aligned, src_tail) = bytemuck::pod_align_to::<u8, usize>(src_words) {
-        // The source is aligned like the destination (a heap object's
-        // data, usually): word reads, which boards without unaligned
-        // access (Xtensa, RV32, Cortex-M0) would otherwise do a byte at a
-        // time.
+    let src_tail = if let ([], aligned, src_tail) = bytemuck::pod_align_to::<u8, usize>(src_words) {
+        // Four words a round, as in apply_mask.
+        let (rounds, words) = words.as_chunks_mut::<4>();
         let (src_rounds, src_words) = aligned.as_chunks::<4>();
         for (round, from) in rounds.iter_mut().zip(src_rounds) {
             round[0] = from[0] ^ word;
@@ -254,23 +264,18 @@ pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
         for (w, from) in words.iter_mut().zip(src_words) {
             *w = from ^ word;
         }
-        xor_bytes_into(tail, src_tail, key);
-        return;
-    }
-    let (src_words, src_tail) = src_words.as_chunks::<{ core::mem::size_of::<usize>() }>();
-    let (src_rounds, src_words) = src_words.as_chunks::<4>();
-    for (round, from) in rounds.iter_mut().zip(src_rounds) {
-        round[0] = usize::from_ne_bytes(from[0]) ^ word;
-        round[1] = usize::from_ne_bytes(from[1]) ^ word;
-        round[2] = usize::from_ne_bytes(from[2]) ^ word;
-        round[3] = usize::from_ne_bytes(from[3]) ^ word;
-    }
-    for (w, from) in words.iter_mut().zip(src_words) {
-        *w = usize::from_ne_bytes(*from) ^ word;
-    }
+        src_tail
+    } else {
+        let (src_words, src_tail) = src_words.as_chunks::<{ core::mem::size_of::<usize>() }>();
+        for (w, from) in words.iter_mut().zip(src_words) {
+            *w = usize::from_ne_bytes(*from) ^ word;
+        }
+        src_tail
+    };
     xor_bytes_into(tail, src_tail, key);
 }
 
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64", test))]
 fn xor_bytes_into(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     for (i, (byte, from)) in dst.iter_mut().zip(src).enumerate() {
         *byte = from ^ key[i & 3];
