@@ -398,6 +398,10 @@ struct _mp_obj_websocket_t {
     bool watch_writes : 1;
     // Frames are masked (the client role): uws_tx_random_len is 4.
     bool masking : 1;
+    // The send queue's block was grown for a frame about to be queued
+    // (uws_reserve_tx): a flush that drains it keeps it until the send
+    // is over.
+    bool tx_reserved : 1;
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
     // permessage-deflate, when negotiated (NULL: off).
     struct _uws_deflate_t *deflate;
@@ -977,10 +981,39 @@ static size_t uws_flush_tx(mp_obj_websocket_t *self) {
         }
         left = uws_txq_consume(self->tx, n);
     } while (n > 0 && left > 0);
-    if (left == 0) {
+    if (left == 0 && !self->tx_reserved) {
         uws_drop_tx(self);
     }
     return left;
+}
+
+// Non-blocking mode with bytes still waiting after a flush: the next frame
+// goes into the queue whole, so the queue grows for all of it before any
+// of it is taken. Without the memory the message is refused (MemoryError)
+// and the connection goes on; growing later, with part of the frame
+// queued, could only end it. (With nothing waiting, the stream takes what
+// it can first and only the rest is queued, as it comes.)
+static void uws_reserve_tx(mp_obj_websocket_t *self, size_t len) {
+    size_t frame_len = len > SIZE_MAX - UWS_MAX_HEADER ? SIZE_MAX : len + UWS_MAX_HEADER;
+    size_t size = uws_txq_grow(self->tx, frame_len, true);
+    if (size != 0) {
+        uws_txq *q = (uws_txq *)m_renew_maybe(byte, (byte *)self->tx, uws_txq_size(self->tx), size, true);
+        if (q == NULL) {
+            mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to queue the message"));
+        }
+        uws_txq_resized(q, size, self->tx == NULL);
+        self->tx = q;
+    }
+    self->tx_reserved = true;
+}
+
+// The send is over: a reserved block that nothing waits in goes.
+static void uws_release_tx(mp_obj_websocket_t *self) {
+    self->tx_reserved = false;
+    size_t left;
+    if (self->tx != NULL && (uws_txq_pending(self->tx, &left), left == 0)) {
+        uws_drop_tx(self);
+    }
 }
 
 // The frame being written: how many of its bytes went out (or were
@@ -1241,12 +1274,18 @@ static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byt
     if (self->stream_closed) {
         uws_raise_closed(self);
     }
+    self->tx_reserved = false;
     if (self->tx != NULL) {
-        int32_t admit = uws_txq_control(opcode, uws_flush_tx(self), scripted);
+        size_t waiting = uws_flush_tx(self);
+        int32_t admit = uws_txq_control(opcode, waiting, scripted);
         if (admit == UWS_TXQ_SKIP) {
             return;
         } else if (admit == UWS_TXQ_REFUSE) {
             mp_raise_OSError(MP_EAGAIN);
+        } else if (waiting > 0 && scripted) {
+            // A Ping a script asked for is refused like a message; the
+            // module's own frames (a Pong, a Close) go as before.
+            uws_reserve_tx(self, len);
         }
     }
     byte header[UWS_MAX_HEADER];
@@ -1259,6 +1298,7 @@ static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byt
         mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
     }
     uws_write_frame(self, 0, header, n, key, MP_OBJ_NULL, payload, len);
+    uws_release_tx(self);
 }
 
 // Read and drop what the peer has already sent (the rest of a bad frame),
@@ -2050,6 +2090,7 @@ static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_o
 
 #endif // MICROPY_PY_UWEBSOCKET_DEFLATE
 
+static void uws_send_frames(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len);
 static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
     // (The core refuses a frame once the connection is closing or over.)
     if (self->stream_closed) {
@@ -2057,10 +2098,22 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     }
     // Non-blocking mode: over the high-water mark, refuse before anything
     // is sent (the caller flushes and retries), so a peer that does not
-    // read cannot make us queue without end.
-    if (self->tx != NULL && uws_txq_over_high_water(uws_flush_tx(self))) {
-        mp_raise_OSError(MP_EAGAIN);
+    // read cannot make us queue without end; below it, room for the frame.
+    self->tx_reserved = false;
+    if (self->tx != NULL) {
+        size_t waiting = uws_flush_tx(self);
+        if (uws_txq_over_high_water(waiting)) {
+            mp_raise_OSError(MP_EAGAIN);
+        } else if (waiting > 0) {
+            uws_reserve_tx(self, len);
+        }
     }
+    uws_send_frames(self, text, fin, source, data, len);
+    uws_release_tx(self);
+}
+
+// The frames of a message, or of a fragment of one (uws_send_data).
+static void uws_send_frames(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
     if (self->deflate != NULL && !uws_ended(self) && uws_deflate_send(self, text, fin, source, data, len)) {
         return;
@@ -2260,7 +2313,10 @@ static MP_DEFINE_CONST_FUN_OBJ_2(uws_setblocking_obj, uws_setblocking);
 // flush(): write queued bytes the stream takes now; returns how many still
 // wait (0: all sent).
 static mp_obj_t uws_flush(mp_obj_t self_in) {
-    return MP_OBJ_NEW_SMALL_INT(uws_flush_tx(uws_enter(self_in)));
+    mp_obj_websocket_t *self = uws_enter(self_in);
+    // (A send that raised may have left its reservation.)
+    self->tx_reserved = false;
+    return MP_OBJ_NEW_SMALL_INT(uws_flush_tx(self));
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(uws_flush_obj, uws_flush);
 

@@ -326,6 +326,86 @@ print("WAITING", ws.flush())
     assert "WAITING 0" not in out and "WAITING" in out, out
 
 
+def test_send_nonblocking_without_memory_to_queue_keeps_the_connection(kind):
+    # A peer that does not read: bytes wait in the queue, so the next frame
+    # would be queued whole. With no heap for it (locked), the message is
+    # refused before any of it is queued, the connection goes on, and once
+    # the peer reads, every earlier message arrives whole and the refused
+    # one not at all.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+    listener.settimeout(30)
+    received = []
+
+    def peer():
+        conn, _ = listener.accept()
+        # The device's second connection says: read now.
+        listener.accept()[0].close()
+        conn.settimeout(10)
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        conn.close()
+        received.append(data)
+
+    thread = threading.Thread(target=peer, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    try:
+        out = run_code(kind, """
+import micropython
+addr = socket.getaddrinfo("127.0.0.1", %d)[0][-1]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_SNDBUF", 7), 4096)  # Linux numbers
+s.connect(addr)
+ws = uwebsocket.WebSocket(s, True)
+ws.setblocking(False)
+sent = 0
+while ws.flush() == 0 and sent < 20000:
+    ws.send(b"m" * 1000)
+    sent += 1
+print("SENT", sent, "WAITING", ws.flush())
+big = b"b" * 3000
+outcome = "ok"
+micropython.heap_lock()
+try:
+    ws.send(big)
+except MemoryError:
+    outcome = "MemoryError"
+except Exception as e:
+    outcome = e
+micropython.heap_unlock()
+print("OUTCOME", outcome, "CLOSED", ws.closed)
+socket.socket().connect(addr)
+for _ in range(1000):
+    if ws.flush() == 0:
+        break
+    time.sleep_ms(10)
+ws.send(b"end")
+for _ in range(1000):
+    if ws.flush() == 0:
+        break
+    time.sleep_ms(10)
+print("DRAINED", ws.flush())
+s.close()
+""" % port, timeout=60)
+    finally:
+        listener.close()
+    thread.join(15)
+    sent = int(out.split("SENT ")[1].split()[0])
+    assert 0 < sent < 20000 and "WAITING 0" not in out, out
+    assert "OUTCOME MemoryError CLOSED False" in out, out
+    assert "DRAINED 0" in out, out
+    frames, rest = parse_frames(received[0])
+    assert rest == b""
+    assert [p for *_, p in frames] == [b"m" * 1000] * sent + [b"end"]
+
+
 # --- the handshake's read --------------------------------------------------
 
 @pytest.mark.parametrize("call", ["accept", "read_request"])
