@@ -987,6 +987,26 @@ static size_t uws_flush_tx(mp_obj_websocket_t *self) {
     return left;
 }
 
+// Write all that waits in the queue, waiting for the stream as a blocking
+// send does: false when it took nothing for UWS_WRITE_TIMEOUT_MS.
+static bool uws_drain_tx(mp_obj_websocket_t *self) {
+    mp_uint_t since = mp_hal_ticks_ms();
+    size_t left = uws_flush_tx(self);
+    while (left > 0) {
+        mp_uint_t waited = mp_hal_ticks_ms() - since;
+        if (waited >= UWS_WRITE_TIMEOUT_MS) {
+            return false;
+        }
+        uws_wait(self, self->stream, MP_STREAM_POLL_WR, UWS_WRITE_TIMEOUT_MS - waited);
+        size_t now_left = uws_flush_tx(self);
+        if (now_left < left) {
+            since = mp_hal_ticks_ms();
+        }
+        left = now_left;
+    }
+    return true;
+}
+
 // Non-blocking mode with bytes still waiting after a flush: the next frame
 // goes into the queue whole, so the queue grows for all of it before any
 // of it is taken. Without the memory the message is refused (MemoryError)
@@ -1167,10 +1187,17 @@ static void uws_frame_queue(mp_obj_websocket_t *self, uws_frame_out_t *out, cons
         self->tx = q;
     }
     if (!uws_txq_push(self->tx, buf + n, len - n)) {
-        // Part of a frame may be out: the connection cannot go on.
-        uws_fail_transport(CONN(self), UWS_TRANSPORT_NO_MEMORY, 0);
-        uws_close_stream(self);
-        mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no memory to queue a frame"));
+        // No heap to queue the rest: it goes out the blocking way instead,
+        // after what waits, each stall bounded as for a blocking send. The
+        // call takes longer and nothing is lost; only a stream that takes
+        // nothing for that long ends the connection (part of a frame may
+        // be out, or queued).
+        int err = 0;
+        bool drained = uws_drain_tx(self);
+        if (!drained || !uws_push(self, self->stream, buf + n, len - n, true, &out->sent, &err)) {
+            uws_end_transport(self, !drained || err == MP_ETIMEDOUT ? UWS_TRANSPORT_STALLED : uws_transport_kind(err), err);
+        }
+        return;
     }
     out->sent += len - n;
 }

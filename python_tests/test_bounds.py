@@ -326,23 +326,28 @@ print("WAITING", ws.flush())
     assert "WAITING 0" not in out and "WAITING" in out, out
 
 
-def test_send_nonblocking_without_memory_to_queue_keeps_the_connection(kind):
-    # A peer that does not read: bytes wait in the queue, so the next frame
-    # would be queued whole. With no heap for it (locked), the message is
-    # refused before any of it is queued, the connection goes on, and once
-    # the peer reads, every earlier message arrives whole and the refused
-    # one not at all.
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(2)
-    listener.settimeout(30)
-    received = []
+class LatePeer:
+    """A TCP peer with a small receive buffer that reads nothing until told
+    (`signal`: the device opens a second connection) or until `delay`
+    seconds pass; then reads to the end. `.received`: all it read."""
 
-    def peer():
-        conn, _ = listener.accept()
-        # The device's second connection says: read now.
-        listener.accept()[0].close()
+    def __init__(self, signal=False, delay=0.0):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(2)
+        self.listener.settimeout(30)
+        self.port = self.listener.getsockname()[1]
+        self.received = None
+        self.signal, self.delay = signal, delay
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        conn, _ = self.listener.accept()
+        if self.signal:
+            self.listener.accept()[0].close()
+        time.sleep(self.delay)
         conn.settimeout(10)
         data = b""
         while True:
@@ -351,13 +356,17 @@ def test_send_nonblocking_without_memory_to_queue_keeps_the_connection(kind):
                 break
             data += chunk
         conn.close()
-        received.append(data)
+        self.received = data
 
-    thread = threading.Thread(target=peer, daemon=True)
-    thread.start()
-    port = listener.getsockname()[1]
-    try:
-        out = run_code(kind, """
+    def payloads(self):
+        self.thread.join(15)
+        self.listener.close()
+        frames, rest = parse_frames(self.received)
+        assert rest == b""
+        return [p for *_, p in frames]
+
+
+NONBLOCKING_SOCKET = """
 import micropython
 addr = socket.getaddrinfo("127.0.0.1", %d)[0][-1]
 s = socket.socket()
@@ -365,45 +374,70 @@ s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_SNDBUF", 7), 4096)  # Linux 
 s.connect(addr)
 ws = uwebsocket.WebSocket(s, True)
 ws.setblocking(False)
+
+def locked_send(data):
+    outcome = "ok"
+    micropython.heap_lock()
+    try:
+        ws.send(data)
+    except MemoryError:
+        outcome = "MemoryError"
+    except Exception as e:
+        outcome = e
+    micropython.heap_unlock()
+    print("OUTCOME", outcome, "CLOSED", ws.closed)
+
+def drain():
+    for _ in range(1000):
+        if ws.flush() == 0:
+            break
+        time.sleep_ms(10)
+
+def end():
+    drain()
+    ws.send(b"end")
+    drain()
+    print("DRAINED", ws.flush())
+    s.close()
+"""
+
+
+def test_send_nonblocking_without_memory_to_queue_keeps_the_connection(kind):
+    # Bytes wait in the queue, so the next frame would be queued whole.
+    # With no heap for it (locked), the message is refused before any of
+    # it is queued, the connection goes on, and once the peer reads, every
+    # earlier message arrives whole and the refused one not at all.
+    peer = LatePeer(signal=True)
+    out = run_code(kind, NONBLOCKING_SOCKET % peer.port + """
 sent = 0
 while ws.flush() == 0 and sent < 20000:
     ws.send(b"m" * 1000)
     sent += 1
 print("SENT", sent, "WAITING", ws.flush())
-big = b"b" * 3000
-outcome = "ok"
-micropython.heap_lock()
-try:
-    ws.send(big)
-except MemoryError:
-    outcome = "MemoryError"
-except Exception as e:
-    outcome = e
-micropython.heap_unlock()
-print("OUTCOME", outcome, "CLOSED", ws.closed)
+locked_send(b"b" * 3000)
 socket.socket().connect(addr)
-for _ in range(1000):
-    if ws.flush() == 0:
-        break
-    time.sleep_ms(10)
-ws.send(b"end")
-for _ in range(1000):
-    if ws.flush() == 0:
-        break
-    time.sleep_ms(10)
-print("DRAINED", ws.flush())
-s.close()
-""" % port, timeout=60)
-    finally:
-        listener.close()
-    thread.join(15)
+end()
+""", timeout=60)
     sent = int(out.split("SENT ")[1].split()[0])
     assert 0 < sent < 20000 and "WAITING 0" not in out, out
     assert "OUTCOME MemoryError CLOSED False" in out, out
     assert "DRAINED 0" in out, out
-    frames, rest = parse_frames(received[0])
-    assert rest == b""
-    assert [p for *_, p in frames] == [b"m" * 1000] * sent + [b"end"]
+    assert peer.payloads() == [b"m" * 1000] * sent + [b"end"]
+
+
+def test_send_nonblocking_without_memory_for_the_rest_waits(kind):
+    # Nothing waits; the socket takes part of a 64 KiB frame and there is
+    # no heap (locked) to queue the rest: it goes out the blocking way, as
+    # the peer reads, and the connection goes on.
+    peer = LatePeer(delay=0.5)
+    out = run_code(kind, NONBLOCKING_SOCKET % peer.port + """
+big = bytes(range(256)) * 256
+locked_send(big)
+end()
+""", timeout=60)
+    assert "OUTCOME ok CLOSED False" in out, out
+    assert "DRAINED 0" in out, out
+    assert peer.payloads() == [bytes(range(256)) * 256, b"end"]
 
 
 # --- the handshake's read --------------------------------------------------
