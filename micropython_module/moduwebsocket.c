@@ -1301,8 +1301,8 @@ static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byt
     if (self->stream_closed) {
         uws_raise_closed(self);
     }
-    self->tx_reserved = false;
     if (self->tx != NULL) {
+        self->tx_reserved = false;
         size_t waiting = uws_flush_tx(self);
         int32_t admit = uws_txq_control(opcode, waiting, scripted);
         if (admit == UWS_TXQ_SKIP) {
@@ -1325,7 +1325,9 @@ static void uws_send_control(mp_obj_websocket_t *self, uint8_t opcode, const byt
         mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
     }
     uws_write_frame(self, 0, header, n, key, MP_OBJ_NULL, payload, len);
-    uws_release_tx(self);
+    if (self->tx_reserved) {
+        uws_release_tx(self);
+    }
 }
 
 // Read and drop what the peer has already sent (the rest of a bad frame),
@@ -2117,7 +2119,8 @@ static bool uws_deflate_send(mp_obj_websocket_t *self, bool text, bool fin, mp_o
 
 #endif // MICROPY_PY_UWEBSOCKET_DEFLATE
 
-static void uws_send_frames(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len);
+static inline MP_ALWAYSINLINE void uws_send_frames(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source,
+    const byte *data, size_t len);
 static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
     // (The core refuses a frame once the connection is closing or over.)
     if (self->stream_closed) {
@@ -2126,8 +2129,8 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
     // Non-blocking mode: over the high-water mark, refuse before anything
     // is sent (the caller flushes and retries), so a peer that does not
     // read cannot make us queue without end; below it, room for the frame.
-    self->tx_reserved = false;
     if (self->tx != NULL) {
+        self->tx_reserved = false;
         size_t waiting = uws_flush_tx(self);
         if (uws_txq_over_high_water(waiting)) {
             mp_raise_OSError(MP_EAGAIN);
@@ -2136,11 +2139,14 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
         }
     }
     uws_send_frames(self, text, fin, source, data, len);
-    uws_release_tx(self);
+    if (self->tx_reserved) {
+        uws_release_tx(self);
+    }
 }
 
 // The frames of a message, or of a fragment of one (uws_send_data).
-static void uws_send_frames(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source, const byte *data, size_t len) {
+static inline MP_ALWAYSINLINE void uws_send_frames(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_t source,
+    const byte *data, size_t len) {
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
     if (self->deflate != NULL && !uws_ended(self) && uws_deflate_send(self, text, fin, source, data, len)) {
         return;
