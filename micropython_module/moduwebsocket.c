@@ -239,30 +239,42 @@ static void uws_fill_random(byte *pool, size_t len) {
 // per 256 frames); elsewhere a call into Python or the hardware source.
 // Zero at start (a native .mpy has no initialised data): the pool starts
 // empty.
+#if MICROPY_PY_THREAD && !MICROPY_PY_THREAD_GIL && !UWS_POSIX
+// Threads that truly run at once (rp2's two cores, no GIL) must not draw
+// from one pool: two of them could take the same bytes, and with them the
+// same key. Each key comes from the entropy source itself.
+static void uws_random(uint8_t *buf, size_t len) {
+    uws_fill_random(buf, len);
+}
+#else
 #if UWS_POSIX
 #define UWS_RANDOM_POOL (1024)
 #else
 #define UWS_RANDOM_POOL (64)
 #endif
-UWS_VAR byte uws_random_pool[UWS_RANDOM_POOL];
-UWS_VAR size_t uws_random_left;
+#if MICROPY_PY_THREAD && !MICROPY_PY_THREAD_GIL
+// The unix port builds its threads without a GIL: each has a pool of its
+// own, so that no two frames are given the same bytes.
+#define UWS_POOL_VAR static __thread
+#else
+#define UWS_POOL_VAR UWS_VAR
+#endif
+UWS_POOL_VAR byte uws_random_pool[UWS_RANDOM_POOL];
+UWS_POOL_VAR size_t uws_random_left;
 static void uws_random(uint8_t *buf, size_t len) {
     while (len > 0) {
-        // Read once and checked: two threads without a GIL (rp2's second
-        // core) may meet here, and a count one of them already spent must
-        // not index outside the pool. At worst both take the same bytes.
-        size_t left = *(volatile size_t *)&uws_random_left;
-        if (left == 0 || left > sizeof(uws_random_pool)) {
+        if (uws_random_left == 0) {
             uws_fill_random(uws_random_pool, sizeof(uws_random_pool));
-            left = sizeof(uws_random_pool);
+            uws_random_left = sizeof(uws_random_pool);
         }
-        size_t n = MIN(len, left);
-        memcpy(buf, uws_random_pool + sizeof(uws_random_pool) - left, n);
-        uws_random_left = left - n;
+        size_t n = MIN(len, uws_random_left);
+        memcpy(buf, uws_random_pool + sizeof(uws_random_pool) - uws_random_left, n);
+        uws_random_left -= n;
         buf += n;
         len -= n;
     }
 }
+#endif
 
 /******************************************************************************/
 // Exceptions.
@@ -2134,7 +2146,17 @@ static void uws_send_data(mp_obj_websocket_t *self, bool text, bool fin, mp_obj_
         size_t waiting = uws_flush_tx(self);
         if (uws_txq_over_high_water(waiting)) {
             mp_raise_OSError(MP_EAGAIN);
-        } else if (waiting > 0) {
+        }
+        if (source != MP_OBJ_NULL && !self->leaf_stream) {
+            // The flush may have run Python code that resized the data's
+            // object: look it up again (a raw pointer into the caller's
+            // object is never used after a call into Python).
+            mp_buffer_info_t bufinfo;
+            mp_get_buffer_raise(source, &bufinfo, MP_BUFFER_READ);
+            data = bufinfo.buf;
+            len = bufinfo.len;
+        }
+        if (waiting > 0) {
             uws_reserve_tx(self, len);
         }
     }
@@ -2218,7 +2240,13 @@ static mp_obj_t uws_ping(size_t n_args, const mp_obj_t *args) {
     if (bufinfo.len > UWS_MAX_CONTROL) {
         mp_raise_ValueError(MP_ERROR_TEXT("control payload longer than 125 bytes"));
     }
-    uws_send_control(self, UWS_OP_PING, bufinfo.buf, bufinfo.len, true);
+    // A copy: flushing the queue first may run Python code that changes
+    // the caller's object.
+    byte payload[UWS_MAX_CONTROL];
+    if (bufinfo.len > 0) {
+        memcpy(payload, bufinfo.buf, bufinfo.len);
+    }
+    uws_send_control(self, UWS_OP_PING, payload, bufinfo.len, true);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(uws_ping_obj, 1, 2, uws_ping);
@@ -2471,8 +2499,9 @@ static mp_uint_t uws_stream_write(mp_obj_t self_in, const void *buf, mp_uint_t s
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         // The bytes belong to an object we do not know: for a stream
-        // written in Python (which runs code while writing) send a copy.
-        if (size > UWS_STACK_FRAME && mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
+        // written in Python (which runs code while writing, and flushing
+        // the queue before the frame is built) send a copy.
+        if ((size > UWS_STACK_FRAME || self->tx != NULL) && mp_obj_is_instance_type(mp_obj_get_type(self->stream))) {
             byte *copy = m_new(byte, size);
             memcpy(copy, buf, size);
             uws_send_data(self, false, true, MP_OBJ_NULL, copy, size);

@@ -250,3 +250,32 @@ def test_a_thread_reading_attributes_does_not_end_a_blocked_send():
     assert "['sent']" in out, out
     frame = b"\x82\x7e\x0f\xa0" + b"x" * 4000
     assert data == frame * 5000
+
+
+def test_threads_sending_at_once_get_keys_of_their_own():
+    # The unix port runs threads without a GIL: two threads sending
+    # client-role frames at the same moment must not be handed the same
+    # masking key (RFC 6455 §5.3). Among 20,000 random 32-bit keys a repeat
+    # is rare (a 5% chance of one); a shared pool gave dozens.
+    code, out = run_mp(
+        "import uwebsocket, io, _thread, time\n"
+        "N = 10000\n"
+        "keys = {}\n"
+        "def worker(t):\n"
+        "    b = io.BytesIO()\n"
+        "    ws = uwebsocket.WebSocket(b, server_side=False)\n"
+        "    for i in range(N):\n"
+        "        ws.send(b'x')\n"
+        "    raw = b.getvalue()\n"
+        "    keys[t] = [int.from_bytes(raw[i + 2:i + 6], 'little') for i in range(0, len(raw), 7)]\n"
+        "for t in range(2):\n"
+        "    _thread.start_new_thread(worker, (t,))\n"
+        "for _ in range(600):\n"
+        "    if len(keys) == 2: break\n"
+        "    time.sleep(0.05)\n"
+        "a, b = keys[0], keys[1]\n"
+        "print('KEYS', len(a), len(b), len(a) - len(set(a)), len(b) - len(set(b)), len(set(a) & set(b)))\n")
+    assert code == 0, out
+    counts = [int(x) for x in out.split("KEYS ")[1].split()]
+    assert counts[:2] == [10000, 10000], out
+    assert sum(counts[2:]) <= 2, out

@@ -919,4 +919,54 @@ def case_respond_write_lies():
     raises((OSError, ConnectionClosed), uwebsocket.respond, stream, 200, b"x" * 100)
 
 
+
+
+# --- the data's object resized while the queue is flushed -------------------
+
+def resized_during_flush(op, server_side, size):
+    # Non-blocking, a frame waiting in the queue: the next send() first
+    # flushes it, through a write() that grows (moves) the very object being
+    # sent and fills the heap with other data. The frame must carry the data
+    # as it was or as it became, never the freed block's new contents.
+    def case():
+        victim = bytearray(b"A" * size)
+        junk = []
+
+        def first(s, buf):
+            s.out.extend(bytes(buf)[:1])
+            return 1
+
+        def resize(s, buf):
+            victim.extend(b"B" * 4096)
+            for _ in range(20 if size <= 4096 else 2):
+                junk.append(bytearray(b"\xee" * size))
+            s.out.extend(buf)
+            return len(buf)
+        ws, stream = ws_over(b"", server_side=server_side, writes=[first, "zero", resize])
+        ws.setblocking(False)
+        ws.send(b"first")
+        before = bytes(victim)
+        if op == "send":
+            ws.send(victim)
+        elif op == "ping":
+            ws.ping(victim)
+        else:
+            ws.write(victim)
+        eq(ws.flush(), 0, "all written")
+        frames = parse(stream.out)
+        eq([p for _, _, p in frames][0], b"first", "the queued frame")
+        eq(len(frames), 2, "frames")
+        payload = frames[1][2]
+        if payload != before and payload != bytes(victim):
+            raise AssertionError("the frame carried %r..." % payload[:16])
+    return case
+
+
+for _op, _sizes in (("send", (100, 3000, 20000)), ("ping", (100,)), ("write", (100, 3000, 20000))):
+    for _size in _sizes:
+        for _side in (True, False):
+            GENERATED["resized_during_flush_%s_%d_%s" % (_op, _size, "server" if _side else "client")] = \
+                resized_during_flush(_op, _side, _size)
+
+
 run(globals())
