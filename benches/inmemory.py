@@ -2,7 +2,9 @@
 # built-in `websocket` module of the same firmware, in one process, taking
 # turns, so both see the same interpreter, heap and caches.
 #
-#   micropython -X heapsize=128M benches/inmemory.py [REPEATS]
+#   micropython -X heapsize=128M benches/inmemory.py [REPEATS [CASE ...]]
+#
+# CASE (recv_into, recv, send_server, send_client) runs only those cases.
 #
 # On firmware without the built-in `websocket` (the plain firmware, where
 # `import uwebsocket` loads the natmod .mpy from MICROPYPATH) its rows are
@@ -44,6 +46,7 @@ MP_STREAM_SET_DATA_OPTS = 9  # built-in websocket: set the opcode write() uses
 BINARY = 2
 
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+ONLY = sys.argv[2:]
 
 
 def masked_frame(size):
@@ -241,6 +244,8 @@ def median(values):
 
 def main():
     for case, impls, sizes in CASES:
+        if ONLY and case not in ONLY:
+            continue
         for size in sizes:
             setups = []
             for name, factory in impls:

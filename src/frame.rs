@@ -211,10 +211,6 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 
 /// Copy `src` into `dst` masked with `key` (for a client's outgoing frame:
 /// the caller's data is left as it was). Copies `min(len)` bytes.
-///
-/// One pass: each word of `dst` (aligned) is the word of `src` at the same
-/// place (read as bytes, where it may not be aligned) XOR the key; a copy
-/// and then an in-place mask would read and write every byte twice.
 #[inline(always)]
 pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     let n = src.len().min(dst.len());
@@ -235,11 +231,11 @@ pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// `mask_into` of 32 bytes or more, with a key: each aligned word of
-/// `dst` is the word of `src` at the same place XOR the key, read as an
-/// aligned word where the two align alike (a heap object's data into the
-/// stack buffer, usually), else as bytes. A copy and then an in-place mask
-/// would read and write every byte twice.
+/// `mask_into` of 32 bytes or more, with a key, in one pass (a copy and
+/// then an in-place mask read and write every byte twice): each aligned
+/// word of `dst` is the word of `src` at the same place XOR the key, read
+/// as an aligned word where the two align alike (a heap object's data into
+/// the stack buffer, usually), else as bytes.
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64", test))]
 #[inline(never)]
 fn mask_words_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
