@@ -1945,18 +1945,18 @@ static void uws_deflate_offer_line(vstr_t *extra, const uws_deflate_setup_t *set
     #endif
 }
 
-// Client: check the response, with the server's answer to our offer.
+// Client: check the response, with the server's answer to our offer. One
+// of the core's two checks is linked: the one without compression is the
+// smaller.
 static bool uws_deflate_response(const byte *head, size_t len, const byte *key, const byte *protocols,
     size_t protocols_len, uws_deflate_setup_t *setup, uws_handshake *result) {
     #if MICROPY_PY_UWEBSOCKET_DEFLATE
-    if (setup->on) {
-        return uws_client_response_deflate(head, len, key, protocols, protocols_len, &setup->opts, result,
-            &setup->params, &setup->agreed);
-    }
+    return uws_client_response_deflate(head, len, key, protocols, protocols_len, setup->on ? &setup->opts : NULL,
+        result, &setup->params, &setup->agreed);
     #else
     (void)setup;
-    #endif
     return uws_client_response(head, len, key, protocols, protocols_len, result);
+    #endif
 }
 #endif
 

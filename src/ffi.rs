@@ -829,7 +829,9 @@ pub unsafe extern "C" fn uws_client_request(
 }
 
 /// Client side: check the server's response head against the key sent and
-/// the subprotocols offered. Returns true when the connection is open.
+/// the subprotocols offered (no extension offered: a build without
+/// compression links only this check). Returns true when the connection is
+/// open.
 #[no_mangle]
 pub unsafe extern "C" fn uws_client_response(
     head: *const u8,
@@ -839,22 +841,65 @@ pub unsafe extern "C" fn uws_client_response(
     subprotocols_len: usize,
     result: *mut uws_handshake,
 ) -> bool {
-    // The same check as with an offer of compression, offering none: one
-    // copy of the code for both.
-    let mut params = core::mem::MaybeUninit::<DeflateParams>::uninit();
-    let mut agreed = false;
     unsafe {
-        uws_client_response_deflate(
-            head,
-            len,
-            key,
-            subprotocols,
-            subprotocols_len,
-            core::ptr::null(),
-            result,
-            params.as_mut_ptr(),
-            &mut agreed,
-        )
+        client_response(head, len, key, subprotocols, subprotocols_len, result, |response, key, offered| {
+            handshake::validate_response(response, key, offered).map(|protocol| (protocol, ()))
+        })
+    }
+    .is_some()
+}
+
+/// The client's response check, item 5 of RFC 6455 §4.1 (extensions) by
+/// `validate`: the agreed extension state, None when the handshake failed
+/// (the reason in `result`).
+#[inline(always)]
+unsafe fn client_response<T>(
+    head: *const u8,
+    len: usize,
+    key: *const u8,
+    subprotocols: *const u8,
+    subprotocols_len: usize,
+    result: *mut uws_handshake,
+    validate: impl for<'b> FnOnce(
+        &handshake::Response<'b>,
+        &[u8; UWS_KEY_LEN],
+        &[u8],
+    ) -> Result<(Option<&'b [u8]>, T), HandshakeError>,
+) -> Option<T> {
+    if result.is_null() {
+        return None;
+    }
+    let head = unsafe { bytes(head, len) };
+    let offered = unsafe { bytes(subprotocols, subprotocols_len) };
+    // SAFETY: the host passes a writable uws_handshake.
+    let result = unsafe { &mut *result };
+    *result = uws_handshake {
+        status: 0,
+        protocol: uws_span::default(),
+        message: core::ptr::null(),
+        message_len: 0,
+        response_len: 0,
+    };
+    let Ok(key) = <&[u8; UWS_KEY_LEN]>::try_from(unsafe { bytes(key, UWS_KEY_LEN) }) else {
+        return None;
+    };
+    let response = match handshake::parse_response(head) {
+        Ok(r) => r,
+        Err(e) => {
+            result.fail(0, e);
+            return None;
+        }
+    };
+    result.status = response.status;
+    match validate(&response, key, offered) {
+        Ok((protocol, agreed)) => {
+            result.protocol = protocol.map_or(uws_span::default(), |p| uws_span::of(head, p));
+            Some(agreed)
+        }
+        Err(e) => {
+            result.fail(response.status, e);
+            None
+        }
     }
 }
 
@@ -1949,48 +1994,27 @@ pub unsafe extern "C" fn uws_client_response_deflate(
     params: *mut DeflateParams,
     agreed: *mut bool,
 ) -> bool {
-    if result.is_null() || params.is_null() || agreed.is_null() {
+    if params.is_null() || agreed.is_null() {
         return false;
     }
     // SAFETY: writable out-pointers of the host.
     unsafe { agreed.write(false) };
-    let head = unsafe { bytes(head, len) };
-    let offered = unsafe { bytes(subprotocols, subprotocols_len) };
-    let result = unsafe { &mut *result };
-    *result = uws_handshake {
-        status: 0,
-        protocol: uws_span::default(),
-        message: core::ptr::null(),
-        message_len: 0,
-        response_len: 0,
-    };
     let opts = if opts.is_null() { None } else { Some(unsafe { &*opts }) };
-    let Ok(key) = <&[u8; UWS_KEY_LEN]>::try_from(unsafe { bytes(key, UWS_KEY_LEN) }) else {
-        return false;
+    let deflate = unsafe {
+        client_response(head, len, key, subprotocols, subprotocols_len, result, |response, key, offered| {
+            handshake::validate_response_with_deflate(response, key, offered, opts)
+        })
     };
-    let response = match handshake::parse_response(head) {
-        Ok(r) => r,
-        Err(e) => {
-            result.fail(0, e);
-            return false;
-        }
-    };
-    result.status = response.status;
-    match handshake::validate_response_with_deflate(&response, key, offered, opts) {
-        Ok((protocol, deflate)) => {
-            result.protocol = protocol.map_or(uws_span::default(), |p| uws_span::of(head, p));
-            if let Some(p) = deflate {
-                unsafe {
-                    params.write(p);
-                    agreed.write(true);
-                }
+    match deflate {
+        Some(Some(p)) => {
+            unsafe {
+                params.write(p);
+                agreed.write(true);
             }
             true
         }
-        Err(e) => {
-            result.fail(response.status, e);
-            false
-        }
+        Some(None) => true,
+        None => false,
     }
 }
 

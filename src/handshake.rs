@@ -552,7 +552,17 @@ pub fn validate_response<'b>(
     key: &[u8; 24],
     offered: &[u8],
 ) -> Result<Option<&'b [u8]>, HandshakeError> {
-    validate_response_with_deflate(resp, key, offered, None).map(|(protocol, _)| protocol)
+    // Only this check is linked into a build without compression.
+    validate_response_with(resp, key, offered, no_extension).map(|(protocol, ())| protocol)
+}
+
+/// Item 5 of RFC 6455 §4.1 without an offer: an empty field names no extension and any
+/// token is one we did not offer.
+fn no_extension(fields: Values<'_, '_>) -> Result<(), HandshakeError> {
+    match fields.flat_map(list_items).next() {
+        Some(_) => Err(HandshakeError::UnofferedExtension),
+        None => Ok(()),
+    }
 }
 
 /// [`validate_response`] for a request that offered permessage-deflate with `deflate`
@@ -565,6 +575,22 @@ pub fn validate_response_with_deflate<'b>(
     offered: &[u8],
     deflate: Option<&DeflateOptions>,
 ) -> Result<(Option<&'b [u8]>, Option<DeflateParams>), HandshakeError> {
+    validate_response_with(resp, key, offered, |fields| match deflate {
+        None => no_extension(fields).map(|()| None),
+        // RFC 7692 §5.1 and §7.1 decide what the answer to an offer may say.
+        Some(opts) => extension::client_accept(fields, opts).map_err(|_| HandshakeError::BadExtension),
+    })
+}
+
+/// RFC 6455 §4.1 items 1-6, item 5 (the `Sec-WebSocket-Extensions` fields) decided by
+/// `extensions`.
+#[inline(always)]
+fn validate_response_with<'b, 'r, T>(
+    resp: &'r Response<'b>,
+    key: &[u8; 24],
+    offered: &[u8],
+    extensions: impl FnOnce(Values<'r, 'b>) -> Result<T, HandshakeError>,
+) -> Result<(Option<&'b [u8]>, T), HandshakeError> {
     let headers = &resp.headers;
     // Item 1: anything but 101 is handled per HTTP; the caller reports `resp.status`.
     if resp.status != 101 || resp.minor_version < 1 {
@@ -578,18 +604,8 @@ pub fn validate_response_with_deflate<'b>(
     if headers.single("sec-websocket-accept") != Some(&accept_key(key)[..]) {
         return Err(HandshakeError::BadAccept);
     }
-    // Item 5: without an offer, an empty field names no extension and any token is one
-    // we did not offer; with one, RFC 7692 §5.1 and §7.1 decide.
-    let params = match deflate {
-        None => {
-            if headers.values("sec-websocket-extensions").flat_map(list_items).next().is_some() {
-                return Err(HandshakeError::UnofferedExtension);
-            }
-            None
-        }
-        Some(opts) => extension::client_accept(headers.values("sec-websocket-extensions"), opts)
-            .map_err(|_| HandshakeError::BadExtension)?,
-    };
+    // Item 5.
+    let params = extensions(headers.values("sec-websocket-extensions"))?;
     // Item 6: one of the offered tokens, in at most one field (§11.3.4).
     let mut chosen = headers.values("sec-websocket-protocol");
     match (chosen.next(), chosen.next()) {

@@ -154,3 +154,45 @@ fn calls_refuse_null_and_plain_connections() {
         assert!(uws_inflater_size(bits) >= 512 && uws_deflater_size(bits) > deflate::work_len(bits));
     }
 }
+
+/// A build without compression links `uws_client_response`, one with it
+/// `uws_client_response_deflate` (given no offer when a script asks for
+/// none): both must judge every answer alike.
+#[test]
+fn the_plain_response_check_agrees_with_the_deflate_one_offering_nothing() {
+    let key = b"dGhlIHNhbXBsZSBub25jZQ==";
+    let accept = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+    let answers = [
+        std::format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{accept}\r\n\r\n"),
+        std::format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{accept}\r\nSec-WebSocket-Protocol: chat\r\n\r\n"),
+        std::format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{accept}\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"),
+        std::format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"),
+        std::format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{accept}\r\nSec-WebSocket-Extensions: , \r\n\r\n"),
+        std::format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n"),
+        std::format!("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+        std::format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n"),
+        std::format!("SSH-2.0-OpenSSH_9.2\r\n\r\n"),
+    ];
+    let offered = b"chat, superchat";
+    let outcome = |ok: bool, r: &uws_handshake| {
+        let message = if r.message.is_null() { &[][..] } else { unsafe { core::slice::from_raw_parts(r.message, r.message_len) } };
+        (ok, r.status, r.protocol.start, r.protocol.len, message.to_vec())
+    };
+    let mut accepted = 0;
+    for answer in &answers {
+        let mut plain = core::mem::MaybeUninit::<uws_handshake>::uninit();
+        let ok = unsafe { uws_client_response(answer.as_ptr(), answer.len(), key.as_ptr(), offered.as_ptr(), offered.len(), plain.as_mut_ptr()) };
+        let plain = outcome(ok, unsafe { plain.assume_init_ref() });
+        let mut deflate = core::mem::MaybeUninit::<uws_handshake>::uninit();
+        let mut params = DeflateParams::default();
+        let mut agreed = true;
+        let ok = unsafe {
+            uws_client_response_deflate(answer.as_ptr(), answer.len(), key.as_ptr(), offered.as_ptr(), offered.len(),
+                core::ptr::null(), deflate.as_mut_ptr(), &mut params, &mut agreed)
+        };
+        assert!(!agreed, "{answer:?}");
+        assert_eq!(plain, outcome(ok, unsafe { deflate.assume_init_ref() }), "{answer:?}");
+        accepted += usize::from(ok);
+    }
+    assert_eq!(accepted, 3, "the first two answers and the empty extension list");
+}
