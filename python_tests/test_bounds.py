@@ -326,6 +326,35 @@ print("WAITING", ws.flush())
     assert "WAITING 0" not in out and "WAITING" in out, out
 
 
+def test_nonblocking_queue_drained_a_byte_at_a_time_keeps_frames_whole_and_in_order(kind):
+    # The queue skips what went out rather than moving the rest up, and
+    # reclaims that room when a frame no longer fits after what waits:
+    # frames queued while part of the queue has gone out, drained by a
+    # stream that takes one byte a call, arrive whole and in order.
+    out = run_code(kind, """
+s = Hostile(forever_writes="none")
+ws = uwebsocket.WebSocket(s, True)
+ws.setblocking(False)
+sent = []
+for i in range(12):
+    data = bytes([65 + i]) * (200 * i + 1)
+    ws.send(data)
+    sent.append(data)
+    s.writes = [("take", 1, 1)] * (50 + 40 * i)
+    ws.flush()
+print("WAITING", ws.flush())
+s.writes = []
+s.forever_writes = ("take", 1, 1)
+print("LEFT", ws.flush())
+print("SAME", bytes(s.out) == b"".join(frame(2, d) for d in sent), len(s.out))
+ws.send(b"after")
+print("AFTER", bytes(s.out).endswith(frame(2, b"after")), ws.closed)
+""", timeout=60)
+    waiting = int(out.split("WAITING ")[1].split()[0])
+    assert waiting > 1000, out
+    assert "LEFT 0" in out and "SAME True" in out and "AFTER True False" in out, out
+
+
 class LatePeer:
     """A TCP peer with a small receive buffer that reads nothing until told
     (`signal`: the device opens a second connection) or until `delay`

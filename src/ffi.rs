@@ -1328,12 +1328,12 @@ pub unsafe extern "C" fn uws_txq_pending(q: *mut TxQueue, len: *mut usize) -> *c
     pending.as_ptr()
 }
 
-/// `written` bytes from the front went out: the rest moves up. Returns how
-/// many still wait (0: the block may be freed); 0 for NULL.
+/// `written` bytes from the front went out. Returns how many still wait
+/// (0: the block may be freed); 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn uws_txq_consume(q: *mut TxQueue, written: usize) -> usize {
     let Some(mut head) = (unsafe { txq_head(q) }) else { return 0 };
-    let left = head.consume(unsafe { txq_bytes(q, &head) }, written);
+    let left = head.consume(written);
     unsafe { q.write_unaligned(head) };
     left
 }

@@ -7,7 +7,8 @@
 //! at the size [`TxQueue::grow_to`] asks for. The host writes
 //! [`TxQueue::pending`] to its transport, reports what went out with
 //! [`TxQueue::consume`], and queues what a write did not take with
-//! [`TxQueue::append`].
+//! [`TxQueue::append`]. What went out is skipped, not moved: a transport
+//! that takes a few bytes a call drains the queue in linear time.
 
 /// A non-blocking sender refuses a new message while this many bytes wait
 /// unsent (the caller flushes and tries again), so that a peer that stops
@@ -45,10 +46,11 @@ pub const fn admit_control(opcode: u8, waiting: usize, scripted: bool) -> Contro
     }
 }
 
-/// How much of the host's buffer is in use: `buf[..len]` waits to be
-/// written, `capacity` is the buffer's size.
+/// How much of the host's buffer is in use: `buf[start..start + len]`
+/// waits to be written, `capacity` is the buffer's size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TxQueue {
+    start: usize,
     len: usize,
     capacity: usize,
 }
@@ -56,7 +58,7 @@ pub struct TxQueue {
 impl TxQueue {
     /// An empty queue over a buffer of `capacity` bytes.
     pub const fn with_capacity(capacity: usize) -> Self {
-        TxQueue { len: 0, capacity }
+        TxQueue { start: 0, len: 0, capacity }
     }
 
     /// Bytes waiting.
@@ -99,39 +101,45 @@ impl TxQueue {
     }
 
     /// The host moved the queue to a buffer of `capacity` bytes (its bytes
-    /// copied along). A smaller buffer keeps only what fits.
+    /// copied along, at the same places). A smaller buffer keeps only what
+    /// fits.
     pub fn resized(&mut self, capacity: usize) {
         self.capacity = capacity;
-        self.len = self.len.min(capacity);
+        self.start = self.start.min(capacity);
+        self.len = self.len.min(capacity - self.start);
     }
 
     /// The bytes waiting, in `buf` (the host's buffer).
     pub fn pending<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
-        buf.get(..self.len).unwrap_or(&[])
+        buf.get(self.start..).and_then(|held| held.get(..self.len)).unwrap_or(&[])
     }
 
     /// Queue `data` after what waits, in `buf` (the host's buffer of
     /// `capacity` bytes). False, and nothing queued, when it does not fit.
     pub fn append(&mut self, buf: &mut [u8], data: &[u8]) -> bool {
-        let Some(end) = self.len.checked_add(data.len()) else { return false };
-        if end > self.capacity {
+        let Some(len) = self.len.checked_add(data.len()) else { return false };
+        let Some(held_end) = self.start.checked_add(self.len) else { return false };
+        if len > self.capacity || held_end > buf.len() {
             return false;
         }
-        let Some(dst) = buf.get_mut(self.len..end) else { return false };
+        if self.start.saturating_add(len) > self.capacity {
+            // Room only once what went out is reclaimed: what waits moves
+            // to the front, once per fill of the buffer.
+            buf.copy_within(self.start..held_end, 0);
+            self.start = 0;
+        }
+        let Some(dst) = buf.get_mut(self.start + self.len..self.start + len) else { return false };
         dst.copy_from_slice(data);
-        self.len = end;
+        self.len = len;
         true
     }
 
     /// `written` bytes from the front went out (a count over what waits
-    /// counts as all of it): the rest moves to the front of `buf`. Returns
-    /// how many still wait.
-    pub fn consume(&mut self, buf: &mut [u8], written: usize) -> usize {
+    /// counts as all of it). Returns how many still wait.
+    pub fn consume(&mut self, written: usize) -> usize {
         let written = written.min(self.len);
-        if let Some(held) = buf.get_mut(..self.len) {
-            held.copy_within(written.., 0);
-        }
         self.len -= written;
+        self.start = if self.len == 0 { 0 } else { self.start + written };
         self.len
     }
 }
