@@ -690,6 +690,11 @@ pub struct uws_handshake {
 }
 
 impl uws_handshake {
+    /// A result with `status` and nothing else yet.
+    const fn with_status(status: u16) -> Self {
+        uws_handshake { status, protocol: uws_span { start: 0, len: 0 }, message: core::ptr::null(), message_len: 0, response_len: 0 }
+    }
+
     fn fail(&mut self, status: u16, e: HandshakeError) {
         self.status = status;
         self.message = e.message().as_ptr();
@@ -756,13 +761,7 @@ pub unsafe extern "C" fn uws_server_handshake(
     let out = unsafe { bytes_mut(out, out_cap) };
     // SAFETY: the host passes a writable uws_handshake.
     let result = unsafe { &mut *result };
-    *result = uws_handshake {
-        status: 101,
-        protocol: uws_span::default(),
-        message: core::ptr::null(),
-        message_len: 0,
-        response_len: 0,
-    };
+    *result = uws_handshake::with_status(101);
     let accepted = if complete {
         handshake::parse_request(head).and_then(|req| {
             let a = handshake::validate_request(&req, protocols, origins)?;
@@ -873,13 +872,7 @@ unsafe fn client_response<T>(
     let offered = unsafe { bytes(subprotocols, subprotocols_len) };
     // SAFETY: the host passes a writable uws_handshake.
     let result = unsafe { &mut *result };
-    *result = uws_handshake {
-        status: 0,
-        protocol: uws_span::default(),
-        message: core::ptr::null(),
-        message_len: 0,
-        response_len: 0,
-    };
+    *result = uws_handshake::with_status(0);
     let Ok(key) = <&[u8; UWS_KEY_LEN]>::try_from(unsafe { bytes(key, UWS_KEY_LEN) }) else {
         return None;
     };

@@ -529,6 +529,10 @@ impl<'b> Response<'b> {
 ///
 /// Errors: [`HandshakeError::Malformed`] (including an incomplete head) and
 /// [`HandshakeError::HeadersTooLarge`].
+// Inlined: the C ABI has a response check with compression and one without,
+// and a build links only one of them, which should not carry a call to a
+// shared copy.
+#[inline(always)]
 pub fn parse_response(buf: &[u8]) -> Result<Response<'_>, HandshakeError> {
     let head = http::parse_response_head(buf).map_err(head_error)?;
     let headers = Headers(head.fields);
@@ -558,6 +562,7 @@ pub fn validate_response<'b>(
 
 /// Item 5 of RFC 6455 §4.1 without an offer: an empty field names no extension and any
 /// token is one we did not offer.
+#[inline(always)]
 fn no_extension(fields: Values<'_, '_>) -> Result<(), HandshakeError> {
     match fields.flat_map(list_items).next() {
         Some(_) => Err(HandshakeError::UnofferedExtension),

@@ -111,7 +111,7 @@ impl TxQueue {
 
     /// The bytes waiting, in `buf` (the host's buffer).
     pub fn pending<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
-        buf.get(self.start..).and_then(|held| held.get(..self.len)).unwrap_or(&[])
+        self.start.checked_add(self.len).and_then(|end| buf.get(self.start..end)).unwrap_or(&[])
     }
 
     /// Queue `data` after what waits, in `buf` (the host's buffer of
