@@ -829,8 +829,8 @@ pub unsafe extern "C" fn uws_client_request(
 
 /// Client side: check the server's response head against the key sent and
 /// the subprotocols offered (no extension offered: a build without
-/// compression links only this check). Returns true when the connection is
-/// open.
+/// compression links no extension parser). Returns true when the
+/// connection is open.
 #[no_mangle]
 pub unsafe extern "C" fn uws_client_response(
     head: *const u8,
@@ -840,31 +840,26 @@ pub unsafe extern "C" fn uws_client_response(
     subprotocols_len: usize,
     result: *mut uws_handshake,
 ) -> bool {
-    unsafe {
-        client_response(head, len, key, subprotocols, subprotocols_len, result, |response, key, offered| {
-            handshake::validate_response(response, key, offered).map(|protocol| (protocol, ()))
-        })
-    }
-    .is_some()
+    let no_offer: handshake::ExtensionCheck = handshake::no_offer;
+    unsafe { client_response(head, len, key, subprotocols, subprotocols_len, result, None, no_offer) }.is_some()
 }
 
 /// The client's response check, item 5 of RFC 6455 §4.1 (extensions) by
-/// `validate`: the agreed extension state, None when the handshake failed
-/// (the reason in `result`).
-#[inline(always)]
-unsafe fn client_response<T>(
+/// `extensions` with the offer `deflate`: the agreed parameters (None
+/// inside for no compression), None when the handshake failed (the reason
+/// in `result`). Not inlined: one copy serves both entry points.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn client_response(
     head: *const u8,
     len: usize,
     key: *const u8,
     subprotocols: *const u8,
     subprotocols_len: usize,
     result: *mut uws_handshake,
-    validate: impl for<'b> FnOnce(
-        &handshake::Response<'b>,
-        &[u8; UWS_KEY_LEN],
-        &[u8],
-    ) -> Result<(Option<&'b [u8]>, T), HandshakeError>,
-) -> Option<T> {
+    deflate: Option<&DeflateOptions>,
+    extensions: handshake::ExtensionCheck,
+) -> Option<Option<DeflateParams>> {
     if result.is_null() {
         return None;
     }
@@ -884,7 +879,7 @@ unsafe fn client_response<T>(
         }
     };
     result.status = response.status;
-    match validate(&response, key, offered) {
+    match handshake::validate_response_with(&response, key, offered, deflate, extensions) {
         Ok((protocol, agreed)) => {
             result.protocol = protocol.map_or(uws_span::default(), |p| uws_span::of(head, p));
             Some(agreed)
@@ -1993,11 +1988,8 @@ pub unsafe extern "C" fn uws_client_response_deflate(
     // SAFETY: writable out-pointers of the host.
     unsafe { agreed.write(false) };
     let opts = if opts.is_null() { None } else { Some(unsafe { &*opts }) };
-    let deflate = unsafe {
-        client_response(head, len, key, subprotocols, subprotocols_len, result, |response, key, offered| {
-            handshake::validate_response_with_deflate(response, key, offered, opts)
-        })
-    };
+    let deflate_answer: handshake::ExtensionCheck = handshake::deflate_answer;
+    let deflate = unsafe { client_response(head, len, key, subprotocols, subprotocols_len, result, opts, deflate_answer) };
     match deflate {
         Some(Some(p)) => {
             unsafe {

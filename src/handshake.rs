@@ -178,7 +178,7 @@ impl<'b> Headers<'b> {
 
 /// What [`Headers::values`] has not looked at yet; one out-of-line `next`
 /// serves every field the handshake reads.
-struct Values<'s, 'b> {
+pub struct Values<'s, 'b> {
     fields: &'s [(&'b str, &'b [u8])],
     name: &'s str,
 }
@@ -529,10 +529,6 @@ impl<'b> Response<'b> {
 ///
 /// Errors: [`HandshakeError::Malformed`] (including an incomplete head) and
 /// [`HandshakeError::HeadersTooLarge`].
-// Inlined: the C ABI has a response check with compression and one without,
-// and a build links only one of them, which should not carry a call to a
-// shared copy.
-#[inline(always)]
 pub fn parse_response(buf: &[u8]) -> Result<Response<'_>, HandshakeError> {
     let head = http::parse_response_head(buf).map_err(head_error)?;
     let headers = Headers(head.fields);
@@ -556,18 +552,7 @@ pub fn validate_response<'b>(
     key: &[u8; 24],
     offered: &[u8],
 ) -> Result<Option<&'b [u8]>, HandshakeError> {
-    // Only this check is linked into a build without compression.
-    validate_response_with(resp, key, offered, no_extension).map(|(protocol, ())| protocol)
-}
-
-/// Item 5 of RFC 6455 §4.1 without an offer: an empty field names no extension and any
-/// token is one we did not offer.
-#[inline(always)]
-fn no_extension(fields: Values<'_, '_>) -> Result<(), HandshakeError> {
-    match fields.flat_map(list_items).next() {
-        Some(_) => Err(HandshakeError::UnofferedExtension),
-        None => Ok(()),
-    }
+    validate_response_with(resp, key, offered, None, no_offer).map(|(protocol, _)| protocol)
 }
 
 /// [`validate_response`] for a request that offered permessage-deflate with `deflate`
@@ -580,22 +565,46 @@ pub fn validate_response_with_deflate<'b>(
     offered: &[u8],
     deflate: Option<&DeflateOptions>,
 ) -> Result<(Option<&'b [u8]>, Option<DeflateParams>), HandshakeError> {
-    validate_response_with(resp, key, offered, |fields| match deflate {
-        None => no_extension(fields).map(|()| None),
-        // RFC 7692 §5.1 and §7.1 decide what the answer to an offer may say.
+    validate_response_with(resp, key, offered, deflate, deflate_answer)
+}
+
+/// Item 5 of RFC 6455 §4.1: what the `Sec-WebSocket-Extensions` fields of an answer
+/// agree to, given the offer. One of [`no_offer`] and [`deflate_answer`]: passed as a
+/// function, not a generic, so that one copy of the rest of the check serves both, and a
+/// build that never offers compression links no extension parser.
+pub type ExtensionCheck =
+    fn(Values<'_, '_>, Option<&DeflateOptions>) -> Result<Option<DeflateParams>, HandshakeError>;
+
+/// Nothing was offered: an empty field names no extension and any token is one we did
+/// not offer.
+pub fn no_offer(fields: Values<'_, '_>, _: Option<&DeflateOptions>) -> Result<Option<DeflateParams>, HandshakeError> {
+    match fields.flat_map(list_items).next() {
+        Some(_) => Err(HandshakeError::UnofferedExtension),
+        None => Ok(None),
+    }
+}
+
+/// permessage-deflate was offered with `deflate` (or nothing, for `None`): RFC 7692 §5.1
+/// and §7.1 decide what the answer may say.
+pub fn deflate_answer(
+    fields: Values<'_, '_>,
+    deflate: Option<&DeflateOptions>,
+) -> Result<Option<DeflateParams>, HandshakeError> {
+    match deflate {
+        None => no_offer(fields, None),
         Some(opts) => extension::client_accept(fields, opts).map_err(|_| HandshakeError::BadExtension),
-    })
+    }
 }
 
 /// RFC 6455 §4.1 items 1-6, item 5 (the `Sec-WebSocket-Extensions` fields) decided by
-/// `extensions`.
-#[inline(always)]
-fn validate_response_with<'b, 'r, T>(
-    resp: &'r Response<'b>,
+/// `extensions` with the offer `deflate`.
+pub fn validate_response_with<'b>(
+    resp: &Response<'b>,
     key: &[u8; 24],
     offered: &[u8],
-    extensions: impl FnOnce(Values<'r, 'b>) -> Result<T, HandshakeError>,
-) -> Result<(Option<&'b [u8]>, T), HandshakeError> {
+    deflate: Option<&DeflateOptions>,
+    extensions: ExtensionCheck,
+) -> Result<(Option<&'b [u8]>, Option<DeflateParams>), HandshakeError> {
     let headers = &resp.headers;
     // Item 1: anything but 101 is handled per HTTP; the caller reports `resp.status`.
     if resp.status != 101 || resp.minor_version < 1 {
@@ -610,7 +619,7 @@ fn validate_response_with<'b, 'r, T>(
         return Err(HandshakeError::BadAccept);
     }
     // Item 5.
-    let params = extensions(headers.values("sec-websocket-extensions"))?;
+    let params = extensions(headers.values("sec-websocket-extensions"), deflate)?;
     // Item 6: one of the offered tokens, in at most one field (§11.3.4).
     let mut chosen = headers.values("sec-websocket-protocol");
     match (chosen.next(), chosen.next()) {
