@@ -9,8 +9,10 @@
 #   UWS_MAX_SIZE     default maximum message size in bytes (default 65536)
 #   UWS_PROFILE      what the module builds in: full (default), server
 #                    (no connect()/client()), client (no accept() and
-#                    HTTP helpers) or nodeflate (full without
-#                    permessage-deflate); a board can instead set the
+#                    HTTP helpers), nodeflate (full without
+#                    permessage-deflate) or tiny (the server with nothing
+#                    optional: no HTTP helpers, keepalive or
+#                    compression); a board can instead set the
 #                    MICROPY_PY_UWEBSOCKET_* flags in its mpconfigboard.h
 #                    (see micropython_module/moduwebsocket.c)
 #
@@ -63,8 +65,11 @@ else ifeq ($(UWS_PROFILE),client)
 CFLAGS_USERMOD += -DMICROPY_PY_UWEBSOCKET_SERVER=0
 else ifeq ($(UWS_PROFILE),nodeflate)
 CFLAGS_USERMOD += -DMICROPY_PY_UWEBSOCKET_DEFLATE=0
+else ifeq ($(UWS_PROFILE),tiny)
+CFLAGS_USERMOD += -DMICROPY_PY_UWEBSOCKET_CLIENT=0 -DMICROPY_PY_UWEBSOCKET_HTTP=0 \
+	-DMICROPY_PY_UWEBSOCKET_KEEPALIVE=0 -DMICROPY_PY_UWEBSOCKET_DEFLATE=0
 else ifneq ($(filter-out full,$(UWS_PROFILE)),)
-$(error uwebsocket: UWS_PROFILE must be full, server, client or nodeflate, not "$(UWS_PROFILE)")
+$(error uwebsocket: UWS_PROFILE must be full, server, client, nodeflate or tiny, not "$(UWS_PROFILE)")
 endif
 
 # -lm first: the archive carries compiler_builtins, whose weak fmod & co

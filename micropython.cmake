@@ -32,7 +32,7 @@
 #                    Xtensa targets "cargo;+esp")
 #   UWS_MAX_SIZE     default maximum message size in bytes (default 65536)
 #   UWS_PROFILE      what the module builds in: full (default), server,
-#                    client or nodeflate (see cmodule.mk; a board can set the
+#                    client, nodeflate or tiny (see cmodule.mk; a board can set the
 #                    MICROPY_PY_UWEBSOCKET_* flags in mpconfigboard.h instead)
 
 set(UWS_DIR ${CMAKE_CURRENT_LIST_DIR})
@@ -171,8 +171,11 @@ elseif(UWS_PROFILE STREQUAL "client")
     target_compile_definitions(usermod_uwebsocket INTERFACE MICROPY_PY_UWEBSOCKET_SERVER=0)
 elseif(UWS_PROFILE STREQUAL "nodeflate")
     target_compile_definitions(usermod_uwebsocket INTERFACE MICROPY_PY_UWEBSOCKET_DEFLATE=0)
+elseif(UWS_PROFILE STREQUAL "tiny")
+    target_compile_definitions(usermod_uwebsocket INTERFACE MICROPY_PY_UWEBSOCKET_CLIENT=0
+        MICROPY_PY_UWEBSOCKET_HTTP=0 MICROPY_PY_UWEBSOCKET_KEEPALIVE=0 MICROPY_PY_UWEBSOCKET_DEFLATE=0)
 elseif(UWS_PROFILE AND NOT UWS_PROFILE STREQUAL "full")
-    message(FATAL_ERROR "uwebsocket: UWS_PROFILE must be full, server, client or nodeflate, not \"${UWS_PROFILE}\"")
+    message(FATAL_ERROR "uwebsocket: UWS_PROFILE must be full, server, client, nodeflate or tiny, not \"${UWS_PROFILE}\"")
 endif()
 # m first: the archive carries compiler_builtins, whose weak fmod & co
 # would otherwise stand in for libm's.

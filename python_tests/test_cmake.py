@@ -128,6 +128,34 @@ def test_unknown_chip_is_an_error(defines):
     assert "UWS_RUST_TARGET" in out, out
 
 
+PROFILES = {
+    "full": [],
+    "server": ["MICROPY_PY_UWEBSOCKET_CLIENT=0"],
+    "client": ["MICROPY_PY_UWEBSOCKET_SERVER=0"],
+    "nodeflate": ["MICROPY_PY_UWEBSOCKET_DEFLATE=0"],
+    "tiny": ["MICROPY_PY_UWEBSOCKET_CLIENT=0", "MICROPY_PY_UWEBSOCKET_HTTP=0", "MICROPY_PY_UWEBSOCKET_KEEPALIVE=0",
+             "MICROPY_PY_UWEBSOCKET_DEFLATE=0"],
+}
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_profile_sets_its_flags(profile):
+    """-DUWS_PROFILE=... sets the same flags as UWS_PROFILE in cmodule.mk
+    (test_profiles.py compiles the shim with each set)."""
+    _, code, out = configure("chip", "-DUWS_CHECK_CONFIGURE_ONLY=ON", "-DIDF_TARGET=esp32c3", "-DUWS_PROFILE=" + profile)
+    assert code == 0, out
+    line = [line for line in out.splitlines() if "UWS_DEFINITIONS=" in line]
+    assert line, out
+    flags = [f for f in line[0].split("UWS_DEFINITIONS=", 1)[1].split(";") if f.startswith("MICROPY_PY_UWEBSOCKET_")]
+    assert flags == PROFILES[profile], out
+
+
+def test_unknown_profile_is_an_error():
+    _, code, out = configure("chip", "-DUWS_CHECK_CONFIGURE_ONLY=ON", "-DIDF_TARGET=esp32c3", "-DUWS_PROFILE=smallest")
+    assert code != 0, out
+    assert "UWS_PROFILE must be full, server, client, nodeflate or tiny" in out, out
+
+
 def test_cross_builds_core_for_esp32c3():
     """The cargo command micropython.cmake writes, run for the ESP32-C3's
     target: a RISC-V archive and the header land in the build folder."""

@@ -23,6 +23,9 @@ PROFILES = {
     "server-without-compression": ["-DMICROPY_PY_UWEBSOCKET_CLIENT=0", "-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
     "client-without-compression": ["-DMICROPY_PY_UWEBSOCKET_SERVER=0", "-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
     "smallest-stack-buffer": ["-DMICROPY_PY_UWEBSOCKET_STACK_BUFFER=64"],
+    # UWS_PROFILE=tiny: the server with nothing optional.
+    "tiny": ["-DMICROPY_PY_UWEBSOCKET_CLIENT=0", "-DMICROPY_PY_UWEBSOCKET_HTTP=0", "-DMICROPY_PY_UWEBSOCKET_KEEPALIVE=0",
+             "-DMICROPY_PY_UWEBSOCKET_DEFLATE=0"],
 }
 REFUSED = {
     "http-without-server": (["-DMICROPY_PY_UWEBSOCKET_SERVER=0", "-DMICROPY_PY_UWEBSOCKET_HTTP=1"],

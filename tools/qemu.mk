@@ -58,8 +58,8 @@ qemu-natmod-%: qemu-mpy-cross
 
 # The module's build profiles (UWS_PROFILE in cmodule.mk) besides the full one.
 # nodeflate: the full module without compression; `make size` prints the
-# difference as the line `size deflate ...`.
-SIZE_PROFILES := server client nodeflate
+# difference as the line `size deflate ...`. tiny: the smallest server.
+SIZE_PROFILES := server client nodeflate tiny
 qemu-profiles: $(foreach b,$(QEMU_BOARDS),$(foreach p,$(SIZE_PROFILES),qemu-profile-$(b)-$(p)))
 
 qemu-profile-%: qemu-mpy-cross
