@@ -69,6 +69,9 @@ class WebSocket:
         self.ws = ws
         self._drainer = None
         self._writing = None
+        # None where the firmware leaves keepalive out
+        # (MICROPY_PY_UWEBSOCKET_KEEPALIVE=0, UWS_PROFILE=tiny).
+        self._keepalive = getattr(ws, "keepalive", None)
         ws.setblocking(False)
 
     @property
@@ -102,7 +105,9 @@ class WebSocket:
     def keepalive(self, interval, timeout=None):
         """Ping after `interval` seconds of silence; close with 1011 when no
         answer comes within `timeout` (default: interval)."""
-        self.ws.keepalive(interval, timeout or interval)
+        if self._keepalive is None:
+            raise NotImplementedError(_NO_KEEPALIVE)
+        self._keepalive(interval, timeout or interval)
 
     async def _wait(self):
         # Wait until the stream is readable, or until the keepalive check
@@ -110,7 +115,7 @@ class WebSocket:
         if _read_ahead(self.ws):
             await asyncio.sleep(0)
             return
-        due = self.ws.keepalive()
+        due = self._keepalive() if self._keepalive else None
         if due is None:
             await _readable(self.ws.stream)
             return
@@ -261,11 +266,24 @@ async def _read_head(stream, max_head):
             return head
 
 
+_NO_KEEPALIVE = "keepalive is not built in (MICROPY_PY_UWEBSOCKET_KEEPALIVE)"
+_NO_HTTP = "http= needs the HTTP helpers built in (MICROPY_PY_UWEBSOCKET_HTTP)"
+
+
+def _answer(sock, status, body, **options):
+    """An HTTP answer, then the socket closed; without the HTTP helpers
+    built in (MICROPY_PY_UWEBSOCKET_HTTP=0), only the close."""
+    respond = getattr(uwebsocket, "respond", None)
+    if respond is None:
+        sock.close()
+    else:
+        respond(sock, status, body, **options)
+
+
 async def _respond(sock, http, request):
     if http is None:
         # A WebSocket-only endpoint: tell plain HTTP clients what it wants.
-        uwebsocket.respond(sock, 426, b"WebSocket only\n", content_type="text/plain",
-                           headers={"Upgrade": "websocket"})
+        _answer(sock, 426, b"WebSocket only\n", content_type="text/plain", headers={"Upgrade": "websocket"})
         return
     answer = http(request)
     if hasattr(answer, "send"):  # a coroutine: await it
@@ -281,13 +299,18 @@ async def serve(handler, host="0.0.0.0", port=80, *, http=None, head_timeout=10,
     Options go to uwebsocket.accept (subprotocols, origins, headers,
     max_size, compression and its options). A client that does not finish its handshake within
     head_timeout seconds is dropped. Returns the asyncio Server."""
+    # What the firmware leaves out is refused now, not at the first client.
+    if http is not None and not hasattr(uwebsocket, "respond"):
+        raise ValueError(_NO_HTTP)
+    if ping_interval and not hasattr(uwebsocket.WebSocket, "keepalive"):
+        raise ValueError(_NO_KEEPALIVE)
 
     async def connected(stream, _writer):
         sock = stream.s
         try:
             head = await asyncio.wait_for(_read_head(stream, max_head), head_timeout)
             if head is None:
-                uwebsocket.respond(sock, 431, b"Request header fields too large\n", content_type="text/plain")
+                _answer(sock, 431, b"Request header fields too large\n", content_type="text/plain")
                 return
             request = uwebsocket.Request(head)
             if not request.upgrade:
@@ -322,7 +345,7 @@ async def serve(handler, host="0.0.0.0", port=80, *, http=None, head_timeout=10,
 def _close_quietly(sock, status=None):
     try:
         if status:
-            uwebsocket.respond(sock, status, b"Bad request\n", content_type="text/plain")
+            _answer(sock, status, b"Bad request\n", content_type="text/plain")
         else:
             sock.close()
     except OSError:
