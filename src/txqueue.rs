@@ -124,7 +124,8 @@ impl TxQueue {
         }
         if self.start.saturating_add(len) > self.capacity {
             // Room only once what went out is reclaimed: what waits moves
-            // to the front, once per fill of the buffer.
+            // to the front, at most once per append (a frame queued), never
+            // per write as before.
             buf.copy_within(self.start..held_end, 0);
             self.start = 0;
         }
