@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
             model.extend(piece);
         } else {
             let n = n.min(q.len());
-            let left = q.consume(&mut buf, n);
+            let left = q.consume(n);
             model.drain(..n);
             assert_eq!(left, model.len());
         }
