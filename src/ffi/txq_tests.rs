@@ -137,3 +137,66 @@ fn compress_decision_and_inflate_room_through_the_abi() {
 fn block(size: usize) -> Vec<u64> {
     vec![0u64; size.div_ceil(8)]
 }
+
+/// The non-blocking send's promise (uws_reserve_tx in the shim): once the
+/// block has room for a whole frame (exact growth), pushing that frame in
+/// pieces needs no more growth, whatever partial writes came between, and
+/// the bytes come out in order. Any sequence of reservations, partial
+/// writes and pushes, against a deque.
+#[test]
+fn a_reserved_frame_is_pushed_without_growth_whatever_goes_out_between() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let ops = proptest::collection::vec((0u8..3, 0usize..300, any::<u8>()), 0..60);
+    let mut runner = TestRunner::new(Config { cases: 1000, ..Config::default() });
+    runner
+        .run(&ops, |ops| {
+            let mut heap = Heap { mem: Vec::new(), skew: 3 };
+            let mut q: *mut TxQueue = core::ptr::null_mut();
+            let mut model: std::collections::VecDeque<u8> = Default::default();
+            let mut reserved: Option<usize> = None;
+            for (kind, n, byte) in ops {
+                match kind {
+                    0 => {
+                        let size = unsafe { uws_txq_grow(q, n, true) };
+                        if size != 0 {
+                            let fresh = q.is_null();
+                            let moved = heap.grow(q, size);
+                            unsafe { uws_txq_resized(moved, size, fresh) };
+                            q = moved;
+                        }
+                        reserved = Some(n);
+                    }
+                    1 if !q.is_null() => {
+                        let left = unsafe { uws_txq_consume(q, n) };
+                        model.drain(..n.min(model.len()));
+                        prop_assert_eq!(left, model.len());
+                    }
+                    1 => {}
+                    _ => {
+                        let data = vec![byte; n];
+                        match reserved.take() {
+                            Some(room) if !q.is_null() => {
+                                let n = n.min(room);
+                                let growth = unsafe { uws_txq_grow(q, n, false) };
+                                prop_assert_eq!(growth, 0);
+                                let pushed = unsafe { uws_txq_push(q, data.as_ptr(), n) };
+                                prop_assert!(pushed);
+                                model.extend(&data[..n]);
+                            }
+                            Some(_) => {}
+                            None => {
+                                q = queue(&mut heap, q, &data);
+                                model.extend(&data);
+                            }
+                        }
+                    }
+                }
+                if !q.is_null() {
+                    prop_assert_eq!(pending(q), model.iter().copied().collect::<Vec<u8>>());
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
